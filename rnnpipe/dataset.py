@@ -1,0 +1,179 @@
+"""The pad stage: reviews to fixed-length integer sequences stored as Parquet.
+
+Files written into the output folder:
+
+- ``vocabulary.json``: the vocabulary fitted on the training rows only.
+- ``train.parquet``, ``validation.parquet``, ``test.parquet``: ``review_id``,
+  ``label`` (int8) and ``tokens``, a fixed-size list of ``maxlen`` int32 ids.
+  The text settings are stored in the Parquet schema metadata.
+- ``set_aside.parquet``: reviews with no tokens left after cleaning, with the reason.
+- ``dataset.json``: counts, the truncated share and the out-of-vocabulary rate.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from rnnpipe import storage
+from rnnpipe.config import TextConfig
+from rnnpipe.padding import pad_sequences
+from rnnpipe.text import tokenize
+from rnnpipe.vocabulary import OOV_ID, Vocabulary
+
+logger = logging.getLogger(__name__)
+
+SPLITS = ("train", "validation", "test")
+EMPTY_AFTER_CLEANING = "empty after cleaning"
+
+
+def stratified_split(
+    labels: np.ndarray, validation_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split row positions into training and validation sets, stratified by label.
+
+    Each class gives ``round(count * validation_fraction)`` rows to validation, so
+    the split is disjoint from training and keeps the class balance. Keras'
+    ``validation_split`` is not used because it takes the unshuffled tail, which
+    holds a single class when the input is sorted by label.
+
+    Returns:
+        ``(train_positions, validation_positions)``, each shuffled with ``seed``.
+    """
+    rng = np.random.default_rng(seed)
+    validation_parts = []
+    for label in np.unique(labels):
+        positions = np.flatnonzero(labels == label)
+        rng.shuffle(positions)
+        validation_parts.append(positions[: int(round(len(positions) * validation_fraction))])
+
+    validation = np.concatenate(validation_parts) if validation_parts else np.array([], dtype=int)
+    train = np.setdiff1d(np.arange(len(labels)), validation)
+    rng.shuffle(train)
+    rng.shuffle(validation)
+    return train, validation
+
+
+def sequences_table(
+    review_ids: pd.Series, labels: np.ndarray, tokens: np.ndarray, text: TextConfig
+) -> pa.Table:
+    """Build the Parquet table of one split; ``tokens`` has shape ``(rows, maxlen)``."""
+    flat = pa.array(tokens.reshape(-1), type=pa.int32())
+    table = pa.table(
+        {
+            "review_id": pa.array(review_ids.to_numpy(dtype=object), type=pa.string()),
+            "label": pa.array(labels, type=pa.int8()),
+            "tokens": pa.FixedSizeListArray.from_arrays(flat, text.maxlen),
+        }
+    )
+    metadata = {b"rnnpipe.text": json.dumps(text.model_dump()).encode()}
+    return table.replace_schema_metadata(metadata)
+
+
+def load_sequences(path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Read one split written by :func:`pad_reviews`.
+
+    Returns:
+        ``(x, y, review_ids)``: ``x`` int32 of shape ``(rows, maxlen)``, ``y`` int8
+        of shape ``(rows,)``.
+    """
+    table = pq.read_table(path)
+    tokens = table.column("tokens").combine_chunks()
+    maxlen = tokens.type.list_size
+    x = tokens.flatten().to_numpy(zero_copy_only=False).astype(np.int32).reshape(-1, maxlen)
+    y = table.column("label").to_numpy().astype(np.int8)
+    return x, y, table.column("review_id").to_pylist()
+
+
+def pad_reviews(
+    reviews: pd.DataFrame,
+    text: TextConfig,
+    validation_fraction: float,
+    seed: int,
+    output_dir: Path,
+) -> dict:
+    """Tokenize, split, fit the vocabulary, pad and write every split as Parquet.
+
+    Returns:
+        The ``dataset.json`` document, which also serves as the stage's descriptor.
+    """
+    reviews = reviews.reset_index(drop=True)
+    token_lists = [tokenize(review) for review in reviews["text"].fillna("")]
+    empty = np.array([len(tokens) == 0 for tokens in token_lists], dtype=bool)
+    set_aside = reviews.loc[empty, ["review_id", "split"]].assign(reason=EMPTY_AFTER_CLEANING)
+
+    kept = reviews.loc[~empty].reset_index(drop=True)
+    kept_tokens = [tokens for tokens, is_empty in zip(token_lists, empty) if not is_empty]
+    split_rows = _assign_splits(kept, validation_fraction, seed)
+
+    vocabulary = Vocabulary.fit((kept_tokens[i] for i in split_rows["train"]), text.num_words)
+    vocabulary.save(output_dir / "vocabulary.json")
+
+    rows: dict[str, int] = {}
+    positive_share: dict[str, float | None] = {}
+    truncated_count = 0
+    token_count = 0
+    oov_count = 0
+    for split, positions in split_rows.items():
+        sequences = [vocabulary.encode(kept_tokens[i]) for i in positions]
+        labels = kept["label"].to_numpy()[positions].astype(np.int8)
+        padded = pad_sequences(sequences, text.maxlen, text.padding, text.truncating)
+        table = sequences_table(kept["review_id"].iloc[positions], labels, padded, text)
+        storage.write_parquet(output_dir / f"{split}.parquet", table)
+
+        rows[split] = len(positions)
+        positive_share[split] = round(float(labels.mean()), 6) if len(labels) else None
+        truncated_count += sum(len(sequence) > text.maxlen for sequence in sequences)
+        token_count += sum(len(sequence) for sequence in sequences)
+        oov_count += sum(sequence.count(OOV_ID) for sequence in sequences)
+
+    storage.write_parquet(
+        output_dir / "set_aside.parquet", pa.Table.from_pandas(set_aside, preserve_index=False)
+    )
+    total = sum(rows.values())
+    dataset = {
+        **text.model_dump(),
+        "vocabulary_size": len(vocabulary.word_index) + 3,
+        "rows": rows,
+        "positive_share": positive_share,
+        "empty_after_cleaning": int(empty.sum()),
+        "truncated_count": int(truncated_count),
+        "truncated_share": round(truncated_count / total, 6) if total else 0.0,
+        "oov_rate": round(oov_count / token_count, 6) if token_count else 0.0,
+        "validation_fraction": validation_fraction,
+        "seed": seed,
+    }
+    storage.write_json(output_dir / "dataset.json", dataset)
+    logger.info(
+        "padded %d sequences to maxlen=%d (train %d, validation %d, test %d); %d truncated, "
+        "%d set aside as empty after cleaning, out-of-vocabulary rate %.3f",
+        total,
+        text.maxlen,
+        rows["train"],
+        rows["validation"],
+        rows["test"],
+        truncated_count,
+        dataset["empty_after_cleaning"],
+        dataset["oov_rate"],
+    )
+    return dataset
+
+
+def _assign_splits(reviews: pd.DataFrame, validation_fraction: float, seed: int) -> dict[str, np.ndarray]:
+    is_train = (reviews["split"] == "train").to_numpy()
+    train_positions = np.flatnonzero(is_train)
+    test_positions = np.flatnonzero(~is_train)
+
+    labels = reviews["label"].to_numpy()[train_positions]
+    train, validation = stratified_split(labels, validation_fraction, seed)
+    return {
+        "train": train_positions[train],
+        "validation": train_positions[validation],
+        "test": test_positions,
+    }

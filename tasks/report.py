@@ -1,0 +1,37 @@
+"""The report task: build the comparison and publish it to the Prefect UI."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from rnnpipe.config import PipelineConfig
+from rnnpipe.report import build_report, comparison_rows, render_markdown
+from rnnpipe.runs import RunFolder
+
+REPORT_ARTIFACT_KEY = "rnnpipe-model-comparison"
+TABLE_ARTIFACT_KEY = "rnnpipe-model-table"
+
+
+@task(name="publish-report")
+def publish_report(trained: list[dict], run_dir: str, config: PipelineConfig) -> dict:
+    started = time.perf_counter()
+    run = RunFolder(Path(run_dir))
+    summary = build_report(run.path, config, [metrics["model"] for metrics in trained])
+
+    create_markdown_artifact(
+        markdown=render_markdown(summary),
+        key=REPORT_ARTIFACT_KEY,
+        description=f"SimpleRNN and LSTM comparison of run {run.run_id}",
+    )
+    create_table_artifact(
+        table=comparison_rows(summary),
+        key=TABLE_ARTIFACT_KEY,
+        description=f"Headline figures per model of run {run.run_id}",
+    )
+    report_path = run.report_dir / "report.html"
+    get_run_logger().info("report of run %s written to %s", run.run_id, report_path)
+    return {"path": str(report_path), "seconds": round(time.perf_counter() - started, 3)}

@@ -1,0 +1,27 @@
+"""The training task, run once per model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import get_run_logger, task
+
+from rnnpipe.config import PipelineConfig
+from rnnpipe.runs import RunFolder
+from rnnpipe.training import train_model
+
+
+@task(name="train-model", task_run_name="train-{name}")
+def train_model_task(name: str, dataset: dict, run_dir: str, config: PipelineConfig) -> dict:
+    metrics = train_model(name, Path(dataset["path"]), config, RunFolder(Path(run_dir)).model_dir(name))
+    metrics["seconds"] = metrics["train_seconds"]
+
+    get_run_logger().info(
+        "%s: best val_accuracy %.4f at epoch %d, %.1f s on %s",
+        metrics["display_name"],
+        metrics["best_val_accuracy"],
+        metrics["best_epoch"],
+        metrics["train_seconds"],
+        metrics["device"],
+    )
+    return metrics
