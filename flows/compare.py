@@ -10,7 +10,7 @@ from rnnpipe import runs
 from rnnpipe.config import PipelineConfig
 from tasks.ingest import ingest_reviews
 from tasks.pad import pad_to_parquet
-from tasks.report import publish_report
+from tasks.report import publish_model_table, publish_report
 from tasks.run_folder import create_run_folder, finish_run
 from tasks.train import train_model_task
 from tasks.validate import validate_reviews_task
@@ -35,6 +35,7 @@ def compare_recurrent_models(config: PipelineConfig = PipelineConfig()) -> dict:
         stages.update({f"train-{metrics['model']}": metrics for metrics in trained})
 
         stages["report"] = publish_report(trained, run_dir, config)
+        publish_model_table(stages["report"])
     except BaseException as error:
         # The failed run's own manifest records why; nothing outside its folder changes.
         runs.write_manifest(runs.RunFolder(Path(run_dir)), config, "failed", stages, error=str(error))

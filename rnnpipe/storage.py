@@ -32,6 +32,9 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
     temporary = Path(temporary_name)
     try:
         write(temporary)
+        # mkstemp creates the file readable by its owner only; the outputs are
+        # reports and data that other users and a web server read.
+        os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)

@@ -15,7 +15,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -74,11 +74,11 @@ def _native_stderr_silenced() -> Iterator[None]:
         os.close(saved)
 
 
-def _epoch_logger(name: str, epochs: int):
+def _epoch_logger(name: str, epochs: int, report_epoch: Callable[[str], None] | None):
     import keras
 
     class EpochLogger(keras.callbacks.Callback):
-        """Log each epoch's figures as it ends and keep its duration."""
+        """Log each epoch's figures as it ends, pass them to ``report_epoch`` and keep its duration."""
 
         def __init__(self) -> None:
             super().__init__()
@@ -92,23 +92,31 @@ def _epoch_logger(name: str, epochs: int):
             seconds = time.perf_counter() - self._started
             self.epoch_seconds.append(seconds)
             logs = logs or {}
-            logger.info(
-                "%s epoch %d/%d: loss %.4f, accuracy %.4f, val_loss %.4f, val_accuracy %.4f (%.1f s)",
-                MODEL_DISPLAY_NAMES[name],
-                epoch + 1,
-                epochs,
-                logs.get("loss", float("nan")),
-                logs.get("accuracy", float("nan")),
-                logs.get("val_loss", float("nan")),
-                logs.get("val_accuracy", float("nan")),
-                seconds,
+            message = (
+                f"{MODEL_DISPLAY_NAMES[name]} epoch {epoch + 1}/{epochs}: "
+                f"loss {logs.get('loss', float('nan')):.4f}, "
+                f"accuracy {logs.get('accuracy', float('nan')):.4f}, "
+                f"val_loss {logs.get('val_loss', float('nan')):.4f}, "
+                f"val_accuracy {logs.get('val_accuracy', float('nan')):.4f} ({seconds:.1f} s)"
             )
+            logger.info(message)
+            if report_epoch is not None:
+                report_epoch(message)
 
     return EpochLogger()
 
 
-def train_model(name: str, dataset_dir: Path, config: PipelineConfig, output_dir: Path) -> dict:
+def train_model(
+    name: str,
+    dataset_dir: Path,
+    config: PipelineConfig,
+    output_dir: Path,
+    report_epoch: Callable[[str], None] | None = None,
+) -> dict:
     """Train model ``name`` on the padded splits in ``dataset_dir`` and write its files.
+
+    ``report_epoch`` receives one line of figures as each epoch ends, so a caller
+    such as a Prefect task can show progress in its own log.
 
     Returns:
         The ``metrics.json`` document.
@@ -129,7 +137,7 @@ def train_model(name: str, dataset_dir: Path, config: PipelineConfig, output_dir
     keras.utils.set_random_seed(config.training.seed)
     network = build_model(name, config.text, config.model)
     network.compile(optimizer=config.training.optimizer, loss="binary_crossentropy", metrics=["accuracy"])
-    epoch_logger = _epoch_logger(name, config.training.epochs)
+    epoch_logger = _epoch_logger(name, config.training.epochs, report_epoch)
 
     with tempfile.TemporaryDirectory(prefix="rnnpipe-checkpoint-") as checkpoint_dir:
         # Validation accuracy swings by several points between epochs with

@@ -1,4 +1,4 @@
-"""The report task: build the comparison and publish it to the Prefect UI."""
+"""The report tasks: build the comparison and publish it to the Prefect UI."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from rnnpipe import storage
 from rnnpipe.config import PipelineConfig
 from rnnpipe.report import build_report, comparison_rows, render_markdown
 from rnnpipe.runs import RunFolder
@@ -18,6 +19,7 @@ TABLE_ARTIFACT_KEY = "rnnpipe-model-table"
 
 @task(name="publish-report")
 def publish_report(trained: list[dict], run_dir: str, config: PipelineConfig) -> dict:
+    """Write the run's report files and publish the report as a Markdown artifact."""
     started = time.perf_counter()
     run = RunFolder(Path(run_dir))
     summary = build_report(run.path, config, [metrics["model"] for metrics in trained])
@@ -25,13 +27,20 @@ def publish_report(trained: list[dict], run_dir: str, config: PipelineConfig) ->
     create_markdown_artifact(
         markdown=render_markdown(summary),
         key=REPORT_ARTIFACT_KEY,
-        description=f"SimpleRNN and LSTM comparison of run {run.run_id}",
-    )
-    create_table_artifact(
-        table=comparison_rows(summary),
-        key=TABLE_ARTIFACT_KEY,
-        description=f"Headline figures per model of run {run.run_id}",
+        description=f"Model comparison of run {run.run_id}",
     )
     report_path = run.report_dir / "report.html"
     get_run_logger().info("report of run %s written to %s", run.run_id, report_path)
-    return {"path": str(report_path), "seconds": round(time.perf_counter() - started, 3)}
+    return {
+        "path": str(report_path),
+        "summary": str(run.report_dir / "summary.json"),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+@task(name="publish-model-table")
+def publish_model_table(report: dict) -> None:
+    """Publish one row of headline figures per model as a table artifact."""
+    rows = comparison_rows(storage.read_json(Path(report["summary"])))
+    create_table_artifact(table=rows, key=TABLE_ARTIFACT_KEY, description="Headline figures per model")
+    get_run_logger().info("published the figures of %d models as a table", len(rows))

@@ -13,10 +13,12 @@ from rnnpipe.training import train_model
 
 @task(name="train-model", task_run_name="train-{name}")
 def train_model_task(name: str, dataset: dict, run_dir: str, config: PipelineConfig) -> dict:
-    metrics = train_model(name, Path(dataset["path"]), config, RunFolder(Path(run_dir)).model_dir(name))
+    logger = get_run_logger()
+    output_dir = RunFolder(Path(run_dir)).model_dir(name)
+    metrics = train_model(name, Path(dataset["path"]), config, output_dir, report_epoch=logger.info)
     metrics["seconds"] = metrics["train_seconds"]
 
-    get_run_logger().info(
+    logger.info(
         "%s: best val_accuracy %.4f at epoch %d, %.1f s on %s",
         metrics["display_name"],
         metrics["best_val_accuracy"],

@@ -45,5 +45,5 @@ def test_quick_preset_keeps_overrides_on_top():
     config = build_config({"training": {"epochs": 3}}, preset="quick")
 
     assert config.training.epochs == 3
-    assert config.text.maxlen == 100
-    assert config.data.limit == 2_000
+    assert config.text.maxlen == 200
+    assert config.data.limit == 5_000
