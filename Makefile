@@ -9,11 +9,14 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
+# pip's output goes to a log file: on some machines pip prints a warning for
+# every package about a configured local index that does not exist.
 $(STAMP): pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --constraint constraints.txt --editable ".[dev]"
-	touch $(STAMP)
+	@echo "Installing rnnpipe and its pinned dependencies into $(VENV) (log: $(VENV)/install.log)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --upgrade pip > $(VENV)/install.log 2>&1 || (tail -20 $(VENV)/install.log; exit 1)
+	@$(BIN)/python -m pip install --constraint constraints.txt --editable ".[dev]" >> $(VENV)/install.log 2>&1 || (tail -20 $(VENV)/install.log; exit 1)
+	@touch $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/rnnpipe run

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
 
 from rnnpipe.config import PRESETS, ConfigError, build_config
+from rnnpipe.errors import RnnpipeError
 
 # Prefect settings for a temporary server on a slow first start. The first
 # SQLite migration takes longer than Prefect's 20 s start-up timeout on two busy
@@ -26,6 +28,34 @@ PREFECT_DEFAULTS = {
 def apply_prefect_defaults() -> None:
     for name, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(name, value)
+
+
+class _HideExpectedTracebacks(logging.Filter):
+    """Drop the traceback from a console log record whose exception is an RnnpipeError.
+
+    Prefect logs every task and flow failure with its traceback. For an expected
+    failure, such as a failed validation gate, the message already says what to
+    change, and a traceback makes it look like a crash.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], RnnpipeError):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def hide_expected_tracebacks() -> None:
+    """Attach the filter to the console handlers that Prefect configured."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    loggers = [logging.getLogger()] + [
+        logging.getLogger(name) for name in list(logging.root.manager.loggerDict) if name.startswith("prefect")
+    ]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if isinstance(handler, PrefectConsoleHandler):
+                handler.addFilter(_HideExpectedTracebacks())
 
 
 def parse_overrides(assignments: list[str]) -> dict:
@@ -95,8 +125,12 @@ def run_command(arguments: argparse.Namespace) -> int:
     config = build_config(overrides, preset=arguments.preset)
 
     apply_prefect_defaults()
+    from prefect.logging.configuration import setup_logging
+
     from flows.compare import compare_recurrent_models
 
+    setup_logging()
+    hide_expected_tracebacks()
     result = compare_recurrent_models(config)
     print(f"Report: {Path(result['report']).resolve()}")
     print(f"Run folder: {Path(result['run_dir']).resolve()}")
@@ -110,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"rnnpipe: {error}", file=sys.stderr)
         return 2
+    except RnnpipeError as error:
+        print(f"rnnpipe: the run failed.\n{error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

