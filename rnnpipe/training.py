@@ -22,10 +22,19 @@ import numpy as np
 import pyarrow as pa
 
 from rnnpipe import storage
-from rnnpipe.config import MODEL_DISPLAY_NAMES, PipelineConfig
+from rnnpipe.config import MODEL_DISPLAY_NAMES, PipelineConfig, lstm_cudnn_problems
 from rnnpipe.dataset import load_sequences
+from rnnpipe.errors import RnnpipeError
 
 logger = logging.getLogger(__name__)
+
+
+class GpuUnavailableError(RnnpipeError):
+    """No GPU for a model although ``training.require_gpu`` is set."""
+
+
+class GpuConfigError(RnnpipeError):
+    """Settings that keep the LSTM from its fused cuDNN kernel on a GPU."""
 
 
 def configure_tensorflow() -> str:
@@ -35,12 +44,13 @@ def configure_tensorflow() -> str:
     one taking all of its memory. Call this before anything imports Keras.
 
     Returns:
-        The GPU's name when TensorFlow sees one, else ``"CPU"``.
+        The GPU's name when TensorFlow finds one, else ``"CPU"``.
     """
     # TensorFlow 2.21 writes oneDNN and CUDA-driver notes to stderr from C++
-    # before its log level applies, and a failed cuInit on a machine without a
-    # GPU as an error line; users take both for failures. Python exceptions
-    # still propagate, and the run records the device that was found.
+    # before its log level applies. On a machine without a GPU it also writes a
+    # failed cuInit as an error line. Users take both for failures, so native
+    # stderr is muted here. Python exceptions still propagate, and the run
+    # records the device that was found.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with _native_stderr_silenced():
         import tensorflow as tf
@@ -57,6 +67,29 @@ def configure_tensorflow() -> str:
         return "CPU"
     details = tf.config.experimental.get_device_details(gpus[0])
     return str(details.get("device_name", gpus[0].name))
+
+
+def check_device(name: str, device: str, config: PipelineConfig) -> None:
+    """Reject training ``name`` on ``device`` before it starts, when the settings forbid it.
+
+    Args:
+        name: the model, such as ``"lstm"``.
+        device: the name ``configure_tensorflow`` returned: a GPU's name or ``"CPU"``.
+        config: the run's configuration.
+    """
+    host = socket.gethostname()
+    if device == "CPU" and config.training.require_gpu:
+        raise GpuUnavailableError(
+            f"TensorFlow finds no GPU on {host} to train {MODEL_DISPLAY_NAMES[name]}, and "
+            "training.require_gpu is set. Run the model on a GPU worker "
+            "(training.placement='gpu-pool'), or set training.require_gpu=false to allow the CPU."
+        )
+    if device != "CPU" and name == "lstm":
+        problems = lstm_cudnn_problems(config.text, config.model)
+        if problems:
+            raise GpuConfigError(
+                f"The LSTM would train on the GPU {device} of {host}, but " + "; ".join(problems) + "."
+            )
 
 
 @contextlib.contextmanager
@@ -112,16 +145,29 @@ def train_model(
     config: PipelineConfig,
     output_dir: Path,
     report_epoch: Callable[[str], None] | None = None,
+    *,
+    placement: str = "local",
+    prefect_worker: str | None = None,
+    flow_run_id: str | None = None,
 ) -> dict:
     """Train model ``name`` on the padded splits in ``dataset_dir`` and write its files.
 
     ``report_epoch`` receives one line of figures as each epoch ends, so a caller
-    such as a Prefect task can show progress in its own log.
+    such as a Prefect task can show progress in its own log. ``placement``,
+    ``prefect_worker`` and ``flow_run_id`` say where the model trained; they are
+    copied into the metrics beside the device and the host name.
 
     Returns:
         The ``metrics.json`` document.
+
+    Raises:
+        GpuUnavailableError: when ``training.require_gpu`` is set and TensorFlow
+            finds no GPU.
+        GpuConfigError: when the model is the LSTM, TensorFlow finds a GPU and the
+            settings keep the LSTM from its fused cuDNN kernel.
     """
     device = configure_tensorflow()
+    check_device(name, device, config)
     import keras
 
     from rnnpipe.models import build_model, parameter_counts
@@ -191,6 +237,9 @@ def train_model(
         "test_rows": int(len(x_test)),
         "device": device,
         "worker": socket.gethostname(),
+        "prefect_worker": prefect_worker,
+        "placement": placement,
+        "flow_run_id": flow_run_id,
         "tensorflow_version": _tensorflow_version(),
         "keras_version": keras.__version__,
     }
