@@ -10,17 +10,23 @@ from rnnpipe import runs
 from rnnpipe.config import PipelineConfig
 from tasks.ingest import ingest_reviews
 from tasks.pad import pad_to_parquet
-from tasks.report import publish_model_table, publish_report
+from tasks.champion import decide_champion_task, promote_champion_task
+from tasks.report import publish_model_table, publish_report, publish_report_link
+from flows.placement import train_models
 from tasks.run_folder import create_run_folder, finish_run
-from tasks.train import train_model_task
-from tasks.validate import validate_reviews_task
+from tasks.validate import validate_reviews_task, validate_sequences_task
 
 
 @flow(name="rnn-comparison", log_prints=False)
 def compare_recurrent_models(config: PipelineConfig = PipelineConfig()) -> dict:
     """Retrain the configured recurrent classifiers on the reviews and compare them.
 
-    Returns the path of the run folder and of its HTML report.
+    Args:
+        config: Every setting of the run. The defaults reproduce the IMDB experiment of
+            Chollet, Deep Learning with Python (1st ed., section 6.2).
+
+    Returns the path of the run folder and of its HTML report. For an fsspec URL
+    artifact root these are in this machine's mirror of the run folder.
     """
     run_dir = create_run_folder(config)
     stages: dict[str, dict] = {}
@@ -31,16 +37,29 @@ def compare_recurrent_models(config: PipelineConfig = PipelineConfig()) -> dict:
 
         stages["pad"] = pad_to_parquet(stages["ingest"], run_dir, config)
 
-        trained = [train_model_task(name, stages["pad"], run_dir, config) for name in config.model.names]
+        stages["validate-sequences"] = validate_sequences_task(stages["pad"], run_dir, config)
+
+        trained = train_models(stages["pad"], run_dir, config)
         stages.update({f"train-{metrics['model']}": metrics for metrics in trained})
+
+        stages["champion"] = decide_champion_task(trained, run_dir, config)
 
         stages["report"] = publish_report(trained, run_dir, config)
         publish_model_table(stages["report"])
+        publish_report_link(stages["report"])
     except BaseException as error:
         # The failed run's own manifest records why; nothing outside its folder changes.
-        runs.write_manifest(runs.RunFolder(Path(run_dir)), config, "failed", stages, error=str(error))
+        run = runs.RunFolder(Path(run_dir))
+        runs.write_manifest(run, config, "failed", stages, error=str(error))
+        try:
+            runs.publish_run(run, config.artifact_root)
+        except OSError as publish_error:
+            get_run_logger().error("could not copy failed run %s to %s: %s", run.run_id, config.artifact_root, publish_error)
         get_run_logger().error("run %s failed; earlier runs and the latest report are unchanged", Path(run_dir).name)
         raise
 
     finish_run(run_dir, config, stages)
+
+    # Only a completed run may move the champion, so this comes after finish_run.
+    promote_champion_task(run_dir, config)
     return {"run_dir": run_dir, "report": stages["report"]["path"]}

@@ -21,6 +21,9 @@ PREFECT_DEFAULTS = {
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_LOGGING_EXTRA_LOGGERS": "rnnpipe",
+    # rnnpipe's warnings outside a flow run, as in 'rnnpipe report', go to the
+    # console only instead of raising a UserWarning about the missing run id.
+    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
     "GX_ANALYTICS_ENABLED": "false",
     "TF_CPP_MIN_LOG_LEVEL": "2",
 }
@@ -109,8 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--artifact-root",
-        type=Path,
-        help="Folder that receives the run folders (artifact_root). Default: data.",
+        help="Folder or fsspec URL that receives the run folders (artifact_root). Default: data.",
     )
     run.add_argument(
         "--set",
@@ -120,7 +122,130 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECTION.FIELD=VALUE",
         help="Override one configuration field, for example --set training.epochs=3. Repeatable.",
     )
+    add_service_commands(commands)
+    add_report_commands(commands)
     return parser
+
+
+def add_report_commands(commands: argparse._SubParsersAction) -> None:
+    """Add ``report``, ``runs`` and ``champion``, which read the run folders under an artifact root."""
+    report = commands.add_parser(
+        "report", help="Write a run's report again from the files in its folder and print its path."
+    )
+    report.add_argument(
+        "run",
+        nargs="?",
+        help="Run id under ARTIFACT_ROOT/runs, or the path of a run folder. Default: the latest completed run.",
+    )
+    runs_parser = commands.add_parser("runs", help="List the runs, oldest first, with their accuracies and champion decisions.")
+    champion = commands.add_parser("champion", help="Show the champion model and every earlier promotion.")
+    for command in (report, runs_parser, champion):
+        command.add_argument(
+            "--artifact-root",
+            default="data",
+            help="Folder that holds runs/, latest.json and champion.json (artifact_root). Default: data.",
+        )
+
+
+def report_command(arguments: argparse.Namespace) -> int:
+    from rnnpipe import champion, report, runs, trend
+
+    # TODO: for a URL artifact root these commands read this machine's mirror only.
+    root = runs.local_root(arguments.artifact_root)
+    if arguments.command == "runs":
+        print(trend.render_runs(trend.list_runs(root), champion.read_champion(root)))
+        return 0
+    if arguments.command == "champion":
+        print(champion.render_champion(root))
+        return 0
+
+    run_dir = report.find_run_folder(root, arguments.run)
+    summary = report.rebuild_report(run_dir)
+    report_dir = run_dir / report.REPORT_FOLDER
+    for sentence in (summary["comparison_sentence"], summary["champion"] and summary["champion"]["sentence"]):
+        if sentence:
+            print(sentence)
+    print(f"Report: {(report_dir / 'report.html').resolve()}")
+    return 0
+
+
+def add_service_commands(commands: argparse._SubParsersAction) -> None:
+    """Add ``up``, ``down`` and ``deploy``, which run rnnpipe on a long-lived Prefect server."""
+    from rnnpipe import service
+
+    up = commands.add_parser(
+        "up",
+        help="Start a Prefect server on 127.0.0.1, create the work pools, apply prefect.yaml "
+        "and start a worker for the cpu pool, all in the background.",
+    )
+    up.add_argument("--port", type=int, default=service.DEFAULT_PORT, help="Port of the server on 127.0.0.1. Default: 4200.")
+    up.add_argument(
+        "--gpu-worker",
+        action="store_true",
+        help="Also start a worker for the gpu pool on this machine.",
+    )
+    up.add_argument(
+        "--gpu-worker-limit",
+        type=int,
+        default=2,
+        help="Maximum number of flow runs the gpu worker runs at once. Default: 2, one per model, sharing the GPU.",
+    )
+    down = commands.add_parser("down", help="Stop the server and the workers that 'rnnpipe up' started.")
+    deploy = commands.add_parser(
+        "deploy",
+        help="Create the work pools and apply prefect.yaml on a running server, after checking "
+        "every job variable against its pool's base job template.",
+    )
+    deploy.add_argument(
+        "--api-url",
+        help="API address of the Prefect server. Default: $PREFECT_API_URL, else "
+        "http://127.0.0.1:PORT/api.",
+    )
+    for command in (up, down, deploy):
+        command.add_argument(
+            "--prefect-home",
+            type=Path,
+            help="Folder of the server's database, process ids and logs. Default: .prefect in the checkout.",
+        )
+    for command in (down, deploy):
+        command.add_argument("--port", type=int, default=service.DEFAULT_PORT, help="Port of the server on 127.0.0.1. Default: 4200.")
+
+
+def service_command(arguments: argparse.Namespace) -> int:
+    from rnnpipe import deploy, service
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    target = service.Service.for_project(service.project_directory(), arguments.port, arguments.prefect_home)
+    if arguments.command == "down":
+        stopped = service.down(target)
+        print("\n".join(stopped) if stopped else f"Nothing to stop: no process of 'rnnpipe up' runs for {target.prefect_home}.")
+        return 0
+    if arguments.command == "deploy":
+        api_url = arguments.api_url or os.environ.get("PREFECT_API_URL") or target.api_url
+        deployments = deploy.deploy_project(
+            api_url, target.project_dir, deploy.prefect_executable(), target.environment(), target.log_dir / "deploy.log"
+        )
+        print(f"Applied {len(deployments)} deployments to {api_url}.")
+        return 0
+
+    try:
+        deployments = service.up(target, gpu_worker=arguments.gpu_worker, gpu_worker_limit=arguments.gpu_worker_limit)
+    except RnnpipeError as error:
+        started = [name for name in (service.SERVER, "worker-cpu", "worker-gpu") if service.running_pid(target, name)]
+        if started:
+            raise type(error)(f"{error}\nStill running: {', '.join(started)}. Fix the cause and run 'make up' again, or stop them with 'make down'.") from None
+        raise
+    print(f"Prefect UI: {target.ui_url}")
+    for deployment in sorted(deployments, key=lambda item: item["name"]):
+        schedules = ", ".join(
+            f"cron '{item['schedule']['cron']}' in {item['schedule'].get('timezone') or 'UTC'}"
+            for item in deployment.get("schedules") or []
+            if "cron" in item.get("schedule", {})
+        )
+        print(f"  deployment {deployment['name']}" + (f": {schedules}" if schedules else ""))
+    print(f"To use the prefect command with this server: export PREFECT_API_URL={target.api_url}")
+    print("Stop everything with: make down" if arguments.prefect_home is None else f"Stop everything with: rnnpipe down --prefect-home {target.prefect_home}")
+    return 0
 
 
 def run_command(arguments: argparse.Namespace) -> int:
@@ -148,6 +273,18 @@ def run_command(arguments: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
+    if arguments.command in ("up", "down", "deploy"):
+        try:
+            return service_command(arguments)
+        except RnnpipeError as error:
+            print(f"rnnpipe {arguments.command}: {error}", file=sys.stderr)
+            return 1
+    if arguments.command in ("report", "runs", "champion"):
+        try:
+            return report_command(arguments)
+        except RnnpipeError as error:
+            print(f"rnnpipe {arguments.command}: {error}", file=sys.stderr)
+            return 1
     try:
         return run_command(arguments)
     except ConfigError as error:

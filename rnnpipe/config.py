@@ -241,7 +241,7 @@ Severity = Literal["fail", "warn"]
 
 
 class SeverityConfig(_Section):
-    """What a failed expectation of each group does.
+    """Severity of a failed expectation in each group of the validation gate.
 
     'fail' stops the run before training. 'warn' logs the failure, shows it as a
     warning in the validation summary and lets the run go on.
@@ -415,8 +415,8 @@ class PipelineConfig(_Section):
 
     artifact_root: str = Field(
         default="data",
-        description="Folder that holds the run folders (runs/<run-id>/) and the pointer "
-        "to the latest completed run: a local path, or an fsspec URL such as "
+        description="Folder that holds the run folders (runs/<run-id>/), the pointer "
+        "to the latest completed run and the champion pointer: a local path, or an fsspec URL such as "
         "s3://bucket/rnnpipe that workers on other machines can reach.",
     )
     data: DataConfig = Field(default_factory=DataConfig)
@@ -429,7 +429,7 @@ class PipelineConfig(_Section):
     @model_validator(mode="after")
     def _check_fused_lstm_kernel(self) -> PipelineConfig:
         # Only the gpu-pool placement is known to train on a GPU before any work
-        # starts; a local run repeats this check when TensorFlow finds a GPU.
+        # starts. A local run repeats this check when TensorFlow finds a GPU.
         if self.training.placement != "gpu-pool":
             return self
         problems = lstm_cudnn_problems(self.text, self.model)

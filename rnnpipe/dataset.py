@@ -2,12 +2,17 @@
 
 Files written into the output folder:
 
-- ``vocabulary.json``: the vocabulary fitted on the training rows only.
+- ``vocabulary.json``: the vocabulary fitted on the training rows only. When the
+  reviews carry word ids (``token_ids``, from a Keras ``imdb.npz``) instead of
+  text, no vocabulary is fitted: the file lists no words and records
+  ``"ids_from": "token_ids"``.
 - ``train.parquet``, ``validation.parquet``, ``test.parquet``: ``review_id``,
   ``label`` (int8) and ``tokens``, a fixed-size list of ``maxlen`` int32 ids.
   The text settings are stored in the Parquet schema metadata.
-- ``set_aside.parquet``: reviews with no tokens left after cleaning, with the reason.
-- ``dataset.json``: counts, the truncated share and the out-of-vocabulary rate.
+- ``set_aside.parquet``: reviews with no tokens left after cleaning, or with no
+  word id after the start id, with the reason.
+- ``dataset.json``: counts, the truncated share, the out-of-vocabulary rate and
+  ``text_available`` (False for word ids).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from rnnpipe import storage
 from rnnpipe.config import TextConfig
 from rnnpipe.padding import pad_sequences
 from rnnpipe.text import tokenize
-from rnnpipe.vocabulary import OOV_ID, Vocabulary
+from rnnpipe.vocabulary import OOV_ID, PADDING_ID, START_ID, Vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +48,11 @@ def stratified_split(
     ``validation_split`` is not used because it takes the unshuffled tail, which
     holds a single class when the input is sorted by label.
 
+    When rounding leaves validation empty but there are at least two rows, one
+    seeded row of the largest class moves to validation, because training needs
+    a validation row to choose its best epoch. Such a tiny split cannot be
+    stratified, and the sequences gate reports that.
+
     Returns:
         ``(train_positions, validation_positions)``, each shuffled with ``seed``.
     """
@@ -54,6 +64,10 @@ def stratified_split(
         validation_parts.append(positions[: int(round(len(positions) * validation_fraction))])
 
     validation = np.concatenate(validation_parts) if validation_parts else np.array([], dtype=int)
+    if len(validation) == 0 and len(labels) >= 2:
+        values, counts = np.unique(labels, return_counts=True)
+        largest_class = np.flatnonzero(labels == values[np.argmax(counts)])
+        validation = rng.choice(largest_class, size=1)
     train = np.setdiff1d(np.arange(len(labels)), validation)
     rng.shuffle(train)
     rng.shuffle(validation)
@@ -100,20 +114,35 @@ def pad_reviews(
 ) -> dict:
     """Tokenize, split, fit the vocabulary, pad and write every split as Parquet.
 
+    When ``reviews`` has a ``token_ids`` column with values (the ``npz`` source),
+    those ids are padded as they are, ids of ``num_words`` or more becoming the
+    out-of-vocabulary id, and the text is not tokenized.
+
     Returns:
         The ``dataset.json`` document, which also serves as the stage's descriptor.
     """
     reviews = reviews.reset_index(drop=True)
-    token_lists = [tokenize(review) for review in reviews["text"].fillna("")]
-    empty = np.array([len(tokens) == 0 for tokens in token_lists], dtype=bool)
+    uses_token_ids = "token_ids" in reviews and bool(reviews["token_ids"].notna().any())
+    if uses_token_ids:
+        units = [_capped_ids(ids, text.num_words) for ids in reviews["token_ids"]]
+        empty = np.array([all(i in (PADDING_ID, START_ID) for i in ids) for ids in units], dtype=bool)
+    else:
+        units = [tokenize(review) for review in reviews["text"].fillna("")]
+        empty = np.array([len(tokens) == 0 for tokens in units], dtype=bool)
     set_aside = reviews.loc[empty, ["review_id", "split"]].assign(reason=EMPTY_AFTER_CLEANING)
 
     kept = reviews.loc[~empty].reset_index(drop=True)
-    kept_tokens = [tokens for tokens, is_empty in zip(token_lists, empty) if not is_empty]
+    kept_units = [unit for unit, is_empty in zip(units, empty) if not is_empty]
     split_rows = _assign_splits(kept, validation_fraction, seed)
 
-    vocabulary = Vocabulary.fit((kept_tokens[i] for i in split_rows["train"]), text.num_words)
-    vocabulary.save(output_dir / "vocabulary.json")
+    if uses_token_ids:
+        vocabulary = Vocabulary(num_words=text.num_words, word_index={}, word_counts={})
+        storage.write_json(output_dir / "vocabulary.json", {**vocabulary.to_json(), "ids_from": "token_ids"})
+        kept_sequences = kept_units
+    else:
+        vocabulary = Vocabulary.fit((kept_units[i] for i in split_rows["train"]), text.num_words)
+        storage.write_json(output_dir / "vocabulary.json", {**vocabulary.to_json(), "ids_from": "text"})
+        kept_sequences = [vocabulary.encode(tokens) for tokens in kept_units]
 
     rows: dict[str, int] = {}
     positive_share: dict[str, float | None] = {}
@@ -121,7 +150,7 @@ def pad_reviews(
     token_count = 0
     oov_count = 0
     for split, positions in split_rows.items():
-        sequences = [vocabulary.encode(kept_tokens[i]) for i in positions]
+        sequences = [kept_sequences[i] for i in positions]
         labels = kept["label"].to_numpy()[positions].astype(np.int8)
         padded = pad_sequences(sequences, text.maxlen, text.padding, text.truncating)
         table = sequences_table(kept["review_id"].iloc[positions], labels, padded, text)
@@ -130,7 +159,8 @@ def pad_reviews(
         rows[split] = len(positions)
         positive_share[split] = round(float(labels.mean()), 6) if len(labels) else None
         truncated_count += sum(len(sequence) > text.maxlen for sequence in sequences)
-        token_count += sum(len(sequence) for sequence in sequences)
+        # The start id of an imdb.npz row is not a word, so it does not count.
+        token_count += sum(len(sequence) - sequence[:1].count(START_ID) for sequence in sequences)
         oov_count += sum(sequence.count(OOV_ID) for sequence in sequences)
 
     storage.write_parquet(
@@ -139,7 +169,9 @@ def pad_reviews(
     total = sum(rows.values())
     dataset = {
         **text.model_dump(),
-        "vocabulary_size": len(vocabulary.word_index) + 3,
+        "text_available": not uses_token_ids,
+        # Word ids from an imdb.npz may use every id below num_words.
+        "vocabulary_size": text.num_words if uses_token_ids else len(vocabulary.word_index) + 3,
         "rows": rows,
         "positive_share": positive_share,
         "empty_after_cleaning": int(empty.sum()),
@@ -163,6 +195,12 @@ def pad_reviews(
         dataset["oov_rate"],
     )
     return dataset
+
+
+def _capped_ids(ids: object, num_words: int) -> list[int]:
+    if ids is None or (isinstance(ids, float) and np.isnan(ids)):
+        return []
+    return [int(i) if 0 <= i < num_words else OOV_ID for i in ids]
 
 
 def _assign_splits(reviews: pd.DataFrame, validation_fraction: float, seed: int) -> dict[str, np.ndarray]:

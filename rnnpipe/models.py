@@ -13,15 +13,21 @@ if TYPE_CHECKING:
 def build_model(name: str, text: TextConfig, model: ModelConfig) -> keras.Model:
     """Build Embedding(num_words, embedding_dim) -> SimpleRNN or LSTM(units) -> Dense(1, sigmoid).
 
-    The LSTM keeps Keras' default activations and no mask, which lets TensorFlow
-    use the fused cuDNN kernel on a GPU. Front padding needs no mask: the zeros
-    come before the words, so the last state has read the whole review.
+    The LSTM keeps Keras' default activations, which lets TensorFlow use the
+    fused cuDNN kernel on a GPU unless ``model.recurrent_dropout`` is above 0 or
+    ``model.mask_zero`` masks front-padded sequences (see
+    ``rnnpipe.config.lstm_cudnn_problems``). Front padding needs no mask: the
+    zeros come before the words, so the last state has read the whole review.
     """
     import keras
 
     recurrent_layers = {
-        "simple_rnn": lambda: keras.layers.SimpleRNN(model.units, name="recurrent"),
-        "lstm": lambda: keras.layers.LSTM(model.units, name="recurrent"),
+        "simple_rnn": lambda: keras.layers.SimpleRNN(
+            model.units, recurrent_dropout=model.recurrent_dropout, name="recurrent"
+        ),
+        "lstm": lambda: keras.layers.LSTM(
+            model.units, recurrent_dropout=model.recurrent_dropout, name="recurrent"
+        ),
     }
     if name not in recurrent_layers:
         raise ValueError(
@@ -31,7 +37,9 @@ def build_model(name: str, text: TextConfig, model: ModelConfig) -> keras.Model:
     network = keras.Sequential(
         [
             keras.Input(shape=(text.maxlen,), dtype="int32", name="tokens"),
-            keras.layers.Embedding(text.num_words, model.embedding_dim, name="embedding"),
+            keras.layers.Embedding(
+                text.num_words, model.embedding_dim, mask_zero=model.mask_zero, name="embedding"
+            ),
             recurrent_layers[name](),
             keras.layers.Dense(1, activation="sigmoid", name="classifier"),
         ],

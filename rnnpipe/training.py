@@ -154,7 +154,7 @@ def train_model(
 
     ``report_epoch`` receives one line of figures as each epoch ends, so a caller
     such as a Prefect task can show progress in its own log. ``placement``,
-    ``prefect_worker`` and ``flow_run_id`` say where the model trained; they are
+    ``prefect_worker`` and ``flow_run_id`` record where the model trained. They are
     copied into the metrics beside the device and the host name.
 
     Returns:

@@ -26,8 +26,11 @@ def reviews_from_csv(path) -> pd.DataFrame:
 def decoded_rows(output_dir) -> dict[str, list[str]]:
     vocabulary = Vocabulary.load(output_dir / "vocabulary.json")
     words = {index: word for word, index in vocabulary.word_index.items()}
-    x, _, review_ids = load_sequences(output_dir / "train.parquet")
-    return {review_id: [words.get(int(i), f"<{int(i)}>") for i in row] for review_id, row in zip(review_ids, x)}
+    rows = {}
+    for split in ("train", "validation"):
+        x, _, review_ids = load_sequences(output_dir / f"{split}.parquet")
+        rows.update({review_id: [words.get(int(i), f"<{int(i)}>") for i in row] for review_id, row in zip(review_ids, x)})
+    return rows
 
 
 def test_long_review_keeps_last_maxlen_words_by_default(cases, tmp_path):
@@ -108,6 +111,21 @@ def test_label_sorted_validation_split_is_stratified(cases, tmp_path):
     assert dataset["rows"] == {"train": 96, "validation": 24, "test": 0}
 
 
+def test_tiny_split_keeps_one_validation_row():
+    train, validation = stratified_split(np.array([1, 0]), 0.2, seed=0)
+
+    assert len(validation) == 1
+    assert len(train) == 1
+    assert set(train.tolist()) | set(validation.tolist()) == {0, 1}
+
+
+def test_single_row_stays_in_training():
+    train, validation = stratified_split(np.array([1]), 0.2, seed=0)
+
+    assert train.tolist() == [0]
+    assert validation.tolist() == []
+
+
 def test_stratified_split_depends_only_on_seed():
     labels = np.array([1] * 60 + [0] * 60)
 
@@ -122,15 +140,18 @@ def test_stratified_split_depends_only_on_seed():
 def test_vocabulary_is_fitted_on_training_rows_only(tmp_path):
     reviews = pd.DataFrame(
         {
-            "review_id": ["a", "b", "c"],
-            "text": ["good film", "bad film", "unseen words only"],
-            "label": [1, 0, 1],
-            "split": ["train", "train", "test"],
+            "review_id": ["a", "b", "c", "d", "e"],
+            "text": ["good film", "bad film", "great film", "poor film", "unseen words only"],
+            "label": [1, 0, 1, 0, 1],
+            "split": ["train", "train", "train", "train", "test"],
         }
     )
 
-    pad_reviews(reviews, TextConfig(num_words=100, maxlen=3), 0.2, 0, tmp_path)
+    pad_reviews(reviews, TextConfig(num_words=100, maxlen=3), 0.5, 0, tmp_path)
     vocabulary = Vocabulary.load(tmp_path / "vocabulary.json")
+    _, _, train_ids = load_sequences(tmp_path / "train.parquet")
+    texts = dict(zip(reviews["review_id"], reviews["text"]))
 
-    assert set(vocabulary.word_index) == {"good", "bad", "film"}
+    assert len(train_ids) == 2
+    assert set(vocabulary.word_index) == {word for review_id in train_ids for word in texts[review_id].split()}
     assert vocabulary.word_index["film"] == 3

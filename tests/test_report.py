@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from rnnpipe.config import PipelineConfig, build_config
@@ -99,6 +100,31 @@ HISTORIES = {
 }
 
 
+# Validation predictions on 200 reviews: SimpleRNN is right on the first 160, LSTM on
+# the first 150 and the last 30, so LSTM leads by 10 points with 10 and 30 discordant rows.
+PREDICTION_ROWS = 200
+CORRECT_ROWS = {
+    "simple_rnn": set(range(160)),
+    "lstm": set(range(150)) | set(range(170, 200)),
+}
+
+
+def make_predictions(name: str) -> pd.DataFrame:
+    labels = [index % 2 for index in range(PREDICTION_ROWS)]
+    predictions = [
+        label if index in CORRECT_ROWS[name] else 1 - label for index, label in enumerate(labels)
+    ]
+    return pd.DataFrame(
+        {
+            "review_id": [f"review-{index:03d}" for index in range(PREDICTION_ROWS)],
+            "split": "validation",
+            "label": pd.array(labels, dtype="int8"),
+            "probability": [0.9 if prediction else 0.1 for prediction in predictions],
+            "prediction": pd.array(predictions, dtype="int8"),
+        }
+    )
+
+
 def write_run(run_dir: Path, dataset: dict, metrics: list[dict]) -> Path:
     (run_dir / "padded").mkdir(parents=True)
     (run_dir / "padded" / "dataset.json").write_text(json.dumps(dataset))
@@ -108,6 +134,7 @@ def write_run(run_dir: Path, dataset: dict, metrics: list[dict]) -> Path:
         model_dir.mkdir(parents=True)
         (model_dir / "metrics.json").write_text(json.dumps(model_metrics))
         (model_dir / "history.json").write_text(json.dumps(HISTORIES[name]))
+        make_predictions(name).to_parquet(model_dir / "predictions.parquet")
     return run_dir
 
 
@@ -126,7 +153,7 @@ def summary() -> dict:
 # --- build_report -----------------------------------------------------------------
 
 
-def test_build_report_writes_four_files(run_dir):
+def test_build_report_writes_five_files(run_dir):
     summary = build_report(run_dir, PipelineConfig(), ["simple_rnn", "lstm"])
 
     report_dir = run_dir / "report"
@@ -135,11 +162,49 @@ def test_build_report_writes_four_files(run_dir):
         "report.html",
         "report.md",
         "summary.json",
+        "trend.png",
     ]
     assert json.loads((report_dir / "summary.json").read_text()) == summary
     assert (report_dir / "report.md").read_text() == render_markdown(summary)
     assert (report_dir / "learning_curves.png").read_bytes().startswith(PNG_SIGNATURE)
-    assert "data:image/png;base64," in (report_dir / "report.html").read_text()
+    assert (report_dir / "trend.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert (report_dir / "report.html").read_text().count("data:image/png;base64,") == 2
+
+
+def test_build_report_states_paired_comparison(run_dir):
+    summary = build_report(run_dir, PipelineConfig(), ["simple_rnn", "lstm"])
+
+    evaluation = summary["evaluation"]
+    assert evaluation["split"] == "validation"
+    assert [model["accuracy"] for model in evaluation["models"]] == [0.8, 0.9]
+    (comparison,) = evaluation["comparisons"]
+    assert comparison["leader"]["model"] == "lstm"
+    assert comparison["difference_points"] == 10.0
+    assert comparison["mcnemar"]["only_leader_correct"] == 30
+    assert comparison["mcnemar"]["only_trailer_correct"] == 10
+    assert summary["comparison_sentence"] == comparison["sentence"]
+    assert summary["comparison_sentence"].startswith(
+        "LSTM is ahead of SimpleRNN by 10.0 points on the 200 validation reviews, 95 % CI "
+    )
+    assert "McNemar p = 0.002." in summary["comparison_sentence"]
+
+
+def test_build_report_missing_predictions(run_dir):
+    (run_dir / "models" / "lstm" / "predictions.parquet").unlink()
+
+    with pytest.raises(ReportError, match=r"lstm/predictions\.parquet not found\. Run the train stage"):
+        build_report(run_dir, PipelineConfig(), ["simple_rnn", "lstm"])
+
+
+def test_build_report_without_champion_or_health_files(run_dir):
+    summary = build_report(run_dir, PipelineConfig(), ["simple_rnn", "lstm"])
+
+    assert summary["champion"] is None
+    assert summary["health"]["rows_in"] is None
+    assert summary["health"]["rejected"] is None
+    assert summary["health"]["validation"] is None
+    assert [run["run_id"] for run in summary["trend"]["runs"]] == [RUN_ID]
+    assert "## Champion" not in render_markdown(summary)
 
 
 def test_build_report_uses_folder_name_as_run_id(run_dir):
@@ -517,7 +582,21 @@ def test_comparison_rows(summary):
         "train_seconds": 301.2,
         "mean_epoch_seconds": 30.1,
         "device": "GPU:0",
+        "evaluation_split": None,
+        "evaluation_accuracy": None,
+        "evaluation_accuracy_low": None,
+        "evaluation_accuracy_high": None,
     }
+
+
+def test_comparison_rows_with_evaluation(run_dir):
+    summary = build_report(run_dir, PipelineConfig(), ["simple_rnn", "lstm"])
+
+    rows = comparison_rows(summary)
+
+    assert rows[1]["evaluation_split"] == "validation"
+    assert rows[1]["evaluation_accuracy"] == 0.9
+    assert rows[1]["evaluation_accuracy_low"] < 0.9 < rows[1]["evaluation_accuracy_high"]
 
 
 # --- import -------------------------------------------------------------------------
