@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from rnnpipe import runs, storage
 from rnnpipe.config import MODEL_DISPLAY_NAMES, PipelineConfig
@@ -157,6 +158,23 @@ def _compare_with_champion(
         )
         return
 
+    # Tonight's split can hold reviews that the champion trained on, when the
+    # data, its sample or the seed changed since the champion's run. Scoring the
+    # champion on them would flatter it, so both models are compared without them.
+    seen = reviews_seen_in_training(_open_champion_run(current, artifact_root), Path(run_dir), challenger_predictions["review_id"])
+    decision["excluded_rows"] = len(seen)
+    decision["excluded_reason"] = "in the champion's training split" if seen else None
+    if len(seen) == challenger_predictions["review_id"].nunique():
+        decision["champion"] = _describe_champion(current, None)
+        decision.update(
+            decision=KEEP,
+            reason=f"Every {split} review of this run was in the champion's training split, so the "
+            "two cannot be compared fairly on this run's rows.",
+        )
+        return
+    challenger_predictions = challenger_predictions[~challenger_predictions["review_id"].isin(seen)]
+    champion_predictions = champion_predictions[~champion_predictions["review_id"].isin(seen)]
+
     outcomes = pair_outcomes(challenger_predictions, champion_predictions, split)
     challenger = decision["challenger"]
     champion_label = f"the champion ({MODEL_DISPLAY_NAMES.get(current['model'], current['model'])} of run {current['run_id']})"
@@ -209,6 +227,8 @@ def decision_sentence(decision: dict) -> str:
         f"{decision['rows']:,} {decision['split']} reviews of this run, "
         f"{_better_or_worse(decision['difference_points'])}"
     )
+    if decision.get("excluded_rows"):
+        figures += f" ({decision['excluded_rows']:,} reviews that the champion trained on left out)"
     margin = f"the promotion margin is {decision['margin_points']:g} points"
     if decision["decision"] == PROMOTE:
         return f"Promote {name} to champion over {champion_name}: {figures}, and {margin}."
@@ -270,6 +290,47 @@ def score_champion(
         }
     )
     return frame, reencoded
+
+
+def reviews_seen_in_training(champion_run: Path, run_dir: Path, review_ids: pd.Series) -> set[str]:
+    """Return the ids among ``review_ids`` of this run whose review the champion trained on.
+
+    Reviews are matched by content, the cleaned tokens of the text or the word ids
+    of an imdb.npz row, because ids such as ``row-12`` only number a file's rows.
+    When either run's ``reviews.parquet`` is missing, ids are matched instead.
+    """
+    champion_train = champion_run / "padded" / "train.parquet"
+    if not champion_train.is_file():
+        raise ChampionUnavailable(f"{champion_train} not found.")
+    champion_ids = set(pd.read_parquet(champion_train, columns=["review_id"])["review_id"])
+    candidates = set(review_ids)
+
+    champion_reviews = champion_run / "reviews.parquet"
+    reviews = run_dir / "reviews.parquet"
+    if not (champion_reviews.is_file() and reviews.is_file()):
+        return candidates & champion_ids
+
+    champion_keys = set(_content_keys(champion_reviews, champion_ids).values())
+    keys = _content_keys(reviews, candidates)
+    return {review_id for review_id, key in keys.items() if key in champion_keys}
+
+
+def _content_keys(reviews_path: Path, review_ids: set[str]) -> dict[str, str]:
+    from rnnpipe.text import tokenize
+
+    columns = pq.read_schema(reviews_path).names
+    wanted = [column for column in ("review_id", "text", "token_ids") if column in columns]
+    reviews = pd.read_parquet(reviews_path, columns=wanted)
+    reviews = reviews[reviews["review_id"].isin(review_ids)]
+    keys = {}
+    for row in reviews.itertuples(index=False):
+        text = getattr(row, "text", None)
+        if isinstance(text, str):
+            keys[row.review_id] = "text:" + " ".join(tokenize(text))
+        else:
+            token_ids = getattr(row, "token_ids", None)
+            keys[row.review_id] = "ids:" + ",".join(str(int(i)) for i in (token_ids if token_ids is not None else []))
+    return keys
 
 
 def _open_champion_run(champion: dict, artifact_root: str | Path) -> Path:

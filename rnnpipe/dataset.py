@@ -39,36 +39,46 @@ EMPTY_AFTER_CLEANING = "empty after cleaning"
 
 
 def stratified_split(
-    labels: np.ndarray, validation_fraction: float, seed: int
+    labels: np.ndarray, validation_fraction: float, seed: int, groups: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split row positions into training and validation sets, stratified by label.
 
-    Each class gives ``round(count * validation_fraction)`` rows to validation, so
-    the split is disjoint from training and keeps the class balance. Keras'
+    Rows with the same ``groups`` key, such as copies of one review, always land
+    on the same side, so a review never reaches validation after training on its
+    copy. Each class, taken from a group's first row, gives
+    ``round(groups * validation_fraction)`` groups to validation. Keras'
     ``validation_split`` is not used because it takes the unshuffled tail, which
     holds a single class when the input is sorted by label.
 
-    When rounding leaves validation empty but there are at least two rows, one
-    seeded row of the largest class moves to validation, because training needs
+    When rounding leaves validation empty but there are at least two groups, one
+    seeded group of the largest class moves to validation, because training needs
     a validation row to choose its best epoch. Such a tiny split cannot be
     stratified, and the sequences gate reports that.
 
     Returns:
         ``(train_positions, validation_positions)``, each shuffled with ``seed``.
     """
+    if groups is None:
+        groups = np.arange(len(labels))
+    _, first_rows, row_group = np.unique(groups, return_index=True, return_inverse=True)
+    group_labels = np.asarray(labels)[first_rows]
+
     rng = np.random.default_rng(seed)
     validation_parts = []
-    for label in np.unique(labels):
-        positions = np.flatnonzero(labels == label)
-        rng.shuffle(positions)
-        validation_parts.append(positions[: int(round(len(positions) * validation_fraction))])
+    for label in np.unique(group_labels):
+        members = np.flatnonzero(group_labels == label)
+        rng.shuffle(members)
+        validation_parts.append(members[: int(round(len(members) * validation_fraction))])
 
-    validation = np.concatenate(validation_parts) if validation_parts else np.array([], dtype=int)
-    if len(validation) == 0 and len(labels) >= 2:
-        values, counts = np.unique(labels, return_counts=True)
-        largest_class = np.flatnonzero(labels == values[np.argmax(counts)])
-        validation = rng.choice(largest_class, size=1)
-    train = np.setdiff1d(np.arange(len(labels)), validation)
+    validation_groups = np.concatenate(validation_parts) if validation_parts else np.array([], dtype=int)
+    if len(validation_groups) == 0 and len(group_labels) >= 2:
+        values, counts = np.unique(group_labels, return_counts=True)
+        largest_class = np.flatnonzero(group_labels == values[np.argmax(counts)])
+        validation_groups = rng.choice(largest_class, size=1)
+
+    in_validation = np.isin(row_group.reshape(-1), validation_groups)
+    train = np.flatnonzero(~in_validation)
+    validation = np.flatnonzero(in_validation)
     rng.shuffle(train)
     rng.shuffle(validation)
     return train, validation
@@ -133,7 +143,9 @@ def pad_reviews(
 
     kept = reviews.loc[~empty].reset_index(drop=True)
     kept_units = [unit for unit, is_empty in zip(units, empty) if not is_empty]
-    split_rows = _assign_splits(kept, validation_fraction, seed)
+    # Copies of one review, equal after cleaning, stay on one side of the split.
+    duplicate_keys = np.array([" ".join(map(str, unit)) for unit in kept_units], dtype=object)
+    split_rows = _assign_splits(kept, validation_fraction, seed, duplicate_keys)
 
     if uses_token_ids:
         vocabulary = Vocabulary(num_words=text.num_words, word_index={}, word_counts={})
@@ -203,13 +215,15 @@ def _capped_ids(ids: object, num_words: int) -> list[int]:
     return [int(i) if 0 <= i < num_words else OOV_ID for i in ids]
 
 
-def _assign_splits(reviews: pd.DataFrame, validation_fraction: float, seed: int) -> dict[str, np.ndarray]:
+def _assign_splits(
+    reviews: pd.DataFrame, validation_fraction: float, seed: int, groups: np.ndarray
+) -> dict[str, np.ndarray]:
     is_train = (reviews["split"] == "train").to_numpy()
     train_positions = np.flatnonzero(is_train)
     test_positions = np.flatnonzero(~is_train)
 
     labels = reviews["label"].to_numpy()[train_positions]
-    train, validation = stratified_split(labels, validation_fraction, seed)
+    train, validation = stratified_split(labels, validation_fraction, seed, groups[train_positions])
     return {
         "train": train_positions[train],
         "validation": train_positions[validation],

@@ -228,7 +228,9 @@ def _create_context(data_docs_dir: Path) -> AbstractDataContext:
                 "show_how_to_buttons": False,
                 "store_backend": {
                     "class_name": "TupleFilesystemStoreBackend",
-                    "base_directory": str(data_docs_dir),
+                    # Great Expectations rejects a relative base_directory, and the
+                    # default artifact root 'data' is relative.
+                    "base_directory": str(Path(data_docs_dir).resolve()),
                 },
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             }

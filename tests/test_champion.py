@@ -33,14 +33,17 @@ RUN = "20260102T020000Z-dddddd"
 TEXT = {"num_words": 20, "maxlen": 6}
 
 
-def reviews(positive_share: float, rows: int = 40) -> pd.DataFrame:
+def reviews(positive_share: float, rows: int = 40, train_parity: int = 1) -> pd.DataFrame:
+    """Build reviews whose odd rows (or even rows, with ``train_parity=0``) are training rows."""
     positives = int(rows * positive_share)
     return pd.DataFrame(
         {
             "review_id": [f"r{index:03d}" for index in range(rows)],
-            "text": ["good fine film" if index < positives else "bad poor film" for index in range(rows)],
+            "text": [
+                f"good fine film {index}" if index < positives else f"bad poor film {index}" for index in range(rows)
+            ],
             "label": pd.array([1] * positives + [0] * (rows - positives), dtype="int8"),
-            "split": ["train" if index % 2 else "test" for index in range(rows)],
+            "split": ["train" if index % 2 == train_parity else "test" for index in range(rows)],
         }
     )
 
@@ -172,6 +175,40 @@ def test_decide_encodes_again_for_other_vocabulary(tmp_path):
 
     assert decision["champion_reencoded"] is True
     assert decision["champion"]["accuracy"] == 0.75
+
+
+def test_decide_leaves_out_reviews_champion_trained_on(tmp_path):
+    make_champion(tmp_path)
+    # Tonight's test rows are the champion run's training and validation rows.
+    run_dir = write_padded_run(tmp_path, RUN, reviews(0.5, train_parity=0))
+    write_perfect_predictions(run_dir, ["lstm"])
+    champion_train_ids = set(pd.read_parquet(tmp_path / "runs" / CHAMPION_RUN / "padded" / "train.parquet")["review_id"])
+
+    decision = decide_champion(run_dir, tmp_path, build_config({"text": TEXT}), ["lstm"])
+
+    assert len(champion_train_ids) == 16
+    assert decision["excluded_rows"] == 16
+    assert decision["rows"] == 4
+    assert "(16 reviews that the champion trained on left out)" in decision["sentence"]
+
+
+def test_decide_keeps_champion_when_every_review_was_seen(tmp_path):
+    make_champion(tmp_path)
+    run_dir = write_padded_run(tmp_path, RUN, reviews(0.5, train_parity=0))
+    champion_train_ids = pd.read_parquet(tmp_path / "runs" / CHAMPION_RUN / "padded" / "train.parquet")["review_id"]
+    frame = pd.DataFrame(
+        {"review_id": champion_train_ids, "split": "test", "label": np.int8(1), "probability": np.float32(1.0), "prediction": np.int8(1)}
+    )
+    (run_dir / "models" / "lstm").mkdir(parents=True)
+    frame.to_parquet(run_dir / "models" / "lstm" / "predictions.parquet")
+
+    decision = decide_champion(run_dir, tmp_path, build_config({"text": TEXT}), ["lstm"])
+
+    assert decision["decision"] == "keep"
+    assert decision["reason"] == (
+        "Every test review of this run was in the champion's training split, so the two cannot be "
+        "compared fairly on this run's rows."
+    )
 
 
 def test_decide_keeps_champion_whose_model_is_missing(tmp_path):

@@ -27,15 +27,17 @@ def test_invalid_value_exits_before_any_work(tmp_path, capsys):
 
 
 def test_failed_gate_prints_message_without_traceback(tmp_path):
+    # A relative artifact root, like the default 'data', run from another folder.
     completed = subprocess.run(
         [
             sys.executable, "-m", "rnnpipe.cli", "run", "--preset", "quick",
-            "--artifact-root", str(tmp_path),
+            "--artifact-root", "artifacts",
             "--set", "data.limit=200", "--set", "validation.min_rows=100000",
         ],
         capture_output=True,
         text=True,
         timeout=600,
+        cwd=tmp_path,
     )
     output = completed.stdout + completed.stderr
 
@@ -43,4 +45,5 @@ def test_failed_gate_prints_message_without_traceback(tmp_path):
     assert "Traceback" not in output
     assert "rnnpipe: the run failed." in completed.stderr
     assert "expect_table_row_count_to_be_between: observed 200, expected at least 100,000" in completed.stderr
-    assert not (tmp_path / "latest.json").exists()
+    assert not (tmp_path / "artifacts" / "latest.json").exists()
+    assert len(list((tmp_path / "artifacts" / "runs").glob("*/validation/data_docs/reviews/index.html"))) == 1

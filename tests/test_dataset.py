@@ -104,11 +104,44 @@ def test_label_sorted_validation_split_is_stratified(cases, tmp_path):
     _, y_val, val_ids = load_sequences(tmp_path / "validation.parquet")
     _, y_train, train_ids = load_sequences(tmp_path / "train.parquet")
 
-    assert 11 <= int((y_val == 1).sum()) <= 13
-    assert 11 <= int((y_val == 0).sum()) <= 13
+    assert int((y_val == 1).sum()) == 12
+    assert int((y_val == 0).sum()) == 12
     assert set(val_ids).isdisjoint(train_ids)
     assert len(val_ids) + len(train_ids) == 120
     assert dataset["rows"] == {"train": 96, "validation": 24, "test": 0}
+
+
+def test_copies_of_a_review_share_one_side(tmp_path):
+    texts = [f"review number {index}" for index in range(40)]
+    # Rows 0-9 repeat as rows 40-49, once with other markup and case.
+    texts += [f"<i>Review</i> number {index}!" for index in range(10)]
+    reviews = pd.DataFrame(
+        {
+            "review_id": [f"r{index}" for index in range(50)],
+            "text": texts,
+            "label": [index % 2 for index in range(40)] + [index % 2 for index in range(10)],
+            "split": "train",
+        }
+    )
+
+    pad_reviews(reviews, TextConfig(num_words=100, maxlen=4), 0.5, 0, tmp_path)
+    _, _, train_ids = load_sequences(tmp_path / "train.parquet")
+    _, _, validation_ids = load_sequences(tmp_path / "validation.parquet")
+
+    for index in range(10):
+        pair = {f"r{index}", f"r{index + 40}"}
+        assert pair <= set(train_ids) or pair <= set(validation_ids), pair
+    assert len(train_ids) + len(validation_ids) == 50
+
+
+def test_split_groups_count_once():
+    labels = np.array([1, 1, 1, 0, 0, 0])
+    groups = np.array(["a", "a", "b", "c", "d", "e"])
+
+    train, validation = stratified_split(labels, 0.5, seed=1, groups=groups)
+
+    assert sorted(train.tolist() + validation.tolist()) == [0, 1, 2, 3, 4, 5]
+    assert ({0, 1} <= set(train.tolist())) or ({0, 1} <= set(validation.tolist()))
 
 
 def test_tiny_split_keeps_one_validation_row():
