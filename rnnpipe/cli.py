@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import get_args
 
-from rnnpipe.config import PRESETS, ConfigError, SourceKind, build_config
+from rnnpipe.config import PRESETS, ConfigError, SourceKind, build_config, describe_preset
 from rnnpipe.errors import RnnpipeError
 
 # Prefect settings for a temporary server on a slow first start. The first
@@ -97,8 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--preset",
         choices=sorted(PRESETS),
         default="book",
-        help="'book' reproduces Chollet's IMDB experiment (the default); 'quick' uses 2,000 "
-        "reviews, maxlen=100 and 2 epochs for a first look in about a minute.",
+        help="'book' reproduces Chollet's IMDB experiment (the default); 'quick' is a first look "
+        f"in about a minute on two cores: {describe_preset('quick')}.",
     )
     run.add_argument(
         "--source",

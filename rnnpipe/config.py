@@ -101,6 +101,12 @@ class DataConfig(_Section):
             )
         return self
 
+    @field_validator("path")
+    @classmethod
+    def _blank_path_is_none(cls, path: str | None) -> str | None:
+        # A form field left empty in the Prefect UI arrives as "" rather than null.
+        return path if path is None or path.strip() else None
+
     @field_validator("label_map")
     @classmethod
     def _check_label_map(cls, label_map: dict[str, int] | None) -> dict[str, int] | None:
@@ -483,6 +489,15 @@ PRESETS: dict[str, dict] = {
         "training": {"epochs": 3, "batch_size": 32},
     },
 }
+
+
+def describe_preset(name: str) -> str:
+    """List a preset's settings as ``section.field=value`` pairs, for help text."""
+    return ", ".join(
+        f"{section}.{field}={value:,}" if isinstance(value, int) else f"{section}.{field}={value}"
+        for section, fields in PRESETS[name].items()
+        for field, value in fields.items()
+    )
 
 
 def build_config(overrides: dict | None = None, preset: str = "book") -> PipelineConfig:

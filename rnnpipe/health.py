@@ -93,7 +93,12 @@ def _reason_counts(path: Path) -> dict | None:
     elif table.num_rows:
         reasons["no reason given"] = table.num_rows
     ordered = dict(sorted(reasons.items(), key=lambda item: (-item[1], item[0])))
-    return {"rows": table.num_rows, "reasons": ordered}
+    # rejected.parquet has one row per rejected field, so a review with a bad label
+    # and a bad split appears twice but is one rejected review.
+    rows = table.num_rows
+    if "review_id" in table.column_names:
+        rows = len(set(table.column("review_id").to_pylist()))
+    return {"rows": rows, "reasons": ordered}
 
 
 def _validation_outcome(validation_dir: Path) -> dict | None:

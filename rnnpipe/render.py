@@ -218,7 +218,7 @@ def _health_facts(summary: dict) -> list[str]:
     health = summary["health"]
     facts = []
     if health["rows_in"] is not None:
-        facts.append(f"{health['rows_in']:,} reviews came in from the source.")
+        facts.append(f"{health['rows_in']:,} reviews were accepted at ingest, after rejected rows and any data.limit sample.")
     if health["rejected"] is None:
         facts.append("The ingest stage wrote no rejected.parquet, so no rejected rows are recorded.")
     else:

@@ -20,6 +20,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from rnnpipe import runs
 from rnnpipe.champion import read_decision
 from rnnpipe.config import MODEL_DISPLAY_NAMES, PipelineConfig
@@ -225,7 +227,13 @@ def rebuild_report(run_dir: Path) -> dict:
             f"{manifest_path} not found. The run is still going or was stopped before it "
             "finished, so there is no configuration to build its report from."
         )
-    config = PipelineConfig.model_validate(read_json(manifest_path)["config"])
+    try:
+        config = PipelineConfig.model_validate(read_json(manifest_path)["config"])
+    except (KeyError, ValidationError) as error:
+        raise ReportError(
+            f"The configuration in {manifest_path} is missing or invalid, so the report cannot be "
+            f"built again: {error}"
+        ) from None
     models = [name for name in config.model.names if (run_dir / "models" / name / "metrics.json").is_file()]
     if not models:
         raise ReportError(

@@ -29,11 +29,16 @@ from pathlib import Path
 
 from rnnpipe import storage
 from rnnpipe.config import PipelineConfig
+from rnnpipe.errors import RnnpipeError
 
 logger = logging.getLogger(__name__)
 
 LATEST_POINTER = "latest.json"
 VERSIONED_PACKAGES = ("rnnpipe", "tensorflow", "keras", "prefect", "great-expectations", "pandas", "pyarrow")
+
+
+class ArtifactRootError(RnnpipeError, OSError):
+    """An artifact root where a run folder cannot be created."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +103,13 @@ def create_run(artifact_root: str | Path, run_id: str | None = None) -> RunFolde
     nothing reaches the URL until ``publish_run``.
     """
     path = local_root(artifact_root) / "runs" / (run_id or new_run_id())
-    path.mkdir(parents=True, exist_ok=False)
+    try:
+        path.mkdir(parents=True, exist_ok=False)
+    except PermissionError as error:
+        raise ArtifactRootError(
+            f"Cannot create the run folder {path}: {error.strerror}. Choose a writable "
+            "artifact root with --artifact-root or the artifact_root setting."
+        ) from None
     logger.info("created run folder %s", path)
     return RunFolder(path)
 

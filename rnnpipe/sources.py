@@ -293,7 +293,9 @@ def read_aclimdb(folder: Path) -> SourceReviews:
             rows["text"].append(text)
             rows["label"].append(ACLIMDB_LABEL_FOLDERS[label_name])
             rows["split"].append(split)
-            rows["rating"].append(int(match.group(2)) if match else None)
+            rating = int(match.group(2)) if match else None
+            # A rating outside 0-10 is not an aclImdb rating and would not fit int8.
+            rows["rating"].append(rating if rating is not None and 0 <= rating <= 10 else None)
 
     if not rows["review_id"]:
         raise SourceError(

@@ -44,14 +44,26 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
     temporary = Path(temporary_name)
     try:
         write(temporary)
-        # mkstemp creates the file readable by its owner only; the outputs are
+        # mkstemp creates the file readable by its owner only, but the outputs are
         # reports and data that other users and a web server read.
         os.chmod(temporary, 0o644)
+        # Flushing the bytes before the rename, and the folder after it, keeps a
+        # power loss from leaving an empty file under the final name.
+        _fsync_path(temporary)
         os.replace(temporary, path)
+        _fsync_path(path.parent)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
     return path
+
+
+def _fsync_path(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def write_bytes(path: Path, data: bytes) -> Path:
@@ -131,6 +143,9 @@ def upload(local_dir: Path, url: str, last: Iterable[str] = ()) -> int:
     for name in ordered:
         target = f"{root}/{name}"
         fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+        # NOTE: an object store writes each file whole, but on a file:// root a
+        # crash mid-copy can leave a partial file. The manifest goes last, so a
+        # run whose manifest is missing must be treated as incomplete.
         fs.put_file(str(local_dir / name), target)
     logger.info("uploaded %d files from %s to %s", len(ordered), local_dir, url)
     return len(ordered)

@@ -29,6 +29,10 @@ from rnnpipe.errors import RnnpipeError
 logger = logging.getLogger(__name__)
 
 
+class EmptySplitError(RnnpipeError, ValueError):
+    """A training or validation split without rows, found before training starts."""
+
+
 class GpuUnavailableError(RnnpipeError):
     """No GPU for a model although ``training.require_gpu`` is set."""
 
@@ -56,6 +60,9 @@ def configure_tensorflow() -> str:
         import tensorflow as tf
 
         gpus = tf.config.list_physical_devices("GPU")
+    # TensorFlow's Python logger warns about tf.function retracing when models of
+    # different shapes predict in one process, which is expected here.
+    tf.get_logger().setLevel(logging.ERROR)
     for gpu in gpus:
         try:
             tf.config.experimental.set_memory_growth(gpu, True)
@@ -175,9 +182,10 @@ def train_model(
     x_train, y_train, _ = load_sequences(dataset_dir / "train.parquet")
     x_val, y_val, val_ids = load_sequences(dataset_dir / "validation.parquet")
     if len(x_train) == 0 or len(x_val) == 0:
-        raise ValueError(
-            f"Cannot train {name}: the training split has {len(x_train)} rows and the "
-            f"validation split {len(x_val)}. Use a source with more reviews."
+        raise EmptySplitError(
+            f"Cannot train {name}: the training split in {dataset_dir} has {len(x_train)} rows "
+            f"and the validation split {len(x_val)}. Use a source with more reviews, or keep "
+            "validation.severity.splits at 'fail' so the gate stops such a run first."
         )
 
     keras.utils.set_random_seed(config.training.seed)

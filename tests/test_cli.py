@@ -47,3 +47,11 @@ def test_failed_gate_prints_message_without_traceback(tmp_path):
     assert "expect_table_row_count_to_be_between: observed 200, expected at least 100,000" in completed.stderr
     assert not (tmp_path / "artifacts" / "latest.json").exists()
     assert len(list((tmp_path / "artifacts" / "runs").glob("*/validation/data_docs/reviews/index.html"))) == 1
+
+
+def test_run_help_lists_quick_preset(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--help"])
+
+    assert exit_info.value.code == 0
+    assert "text.maxlen=200" in " ".join(capsys.readouterr().out.split())

@@ -1,6 +1,6 @@
 import pytest
 
-from rnnpipe.config import ConfigError, PipelineConfig, build_config
+from rnnpipe.config import ConfigError, PipelineConfig, build_config, describe_preset
 
 
 def test_defaults_are_the_book_settings():
@@ -42,8 +42,20 @@ def test_unknown_preset_is_rejected():
 
 
 def test_quick_preset_keeps_overrides_on_top():
-    config = build_config({"training": {"epochs": 3}}, preset="quick")
+    config = build_config({"training": {"epochs": 7}}, preset="quick")
 
-    assert config.training.epochs == 3
+    assert config.training.epochs == 7
     assert config.text.maxlen == 200
     assert config.data.limit == 5_000
+
+
+def test_describe_preset_lists_quick_settings():
+    assert describe_preset("quick") == (
+        "data.limit=5,000, text.num_words=5,000, text.maxlen=200, training.epochs=3, training.batch_size=32"
+    )
+
+
+def test_blank_path_means_no_path():
+    config = build_config({"data": {"path": "  "}})
+
+    assert config.data.path is None

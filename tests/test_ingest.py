@@ -359,16 +359,32 @@ def test_bad_sources_leave_previous_run_unchanged(harness, cases, tmp_path):
     assert manifest["stages"]["ingest"]["rows_per_split"] == {"train": 48, "test": 12}
     before = tree_digest(artifacts)
 
-    with pytest.raises(SourceError, match=r"The review file .*missing\.csv was not found"):
-        run_flow(flow_config(artifacts, {"source": "file", "path": str(tmp_path / "missing.csv")}))
-    with pytest.raises(RejectedRowsError, match=r"6 of 12 rows \(50\.0%\) .* were rejected"):
-        run_flow(flow_config(artifacts, {"source": "file", "path": str(cases / "labels_mixed.csv")}))
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "empty.csv").write_bytes(b"")
+    (bad / "columns.csv").write_text("review,sentiment\na fine film,1\n", encoding="utf-8")
+    (bad / "not_parquet.parquet").write_text("text,label\na fine film,1\n", encoding="utf-8")
+    (bad / "latin1.csv").write_bytes("text,label\na fine film,1\nun caf\xe9,0\n".encode("latin-1"))
+    np.savez(bad / "wrong.npz", a=np.arange(3), b=np.arange(3))
+    bad_sources = [
+        ({"source": "file", "path": str(tmp_path / "missing.csv")}, SourceError, r"The review file .*missing\.csv was not found"),
+        ({"source": "file", "path": str(bad / "empty.csv")}, SourceError, r"empty\.csv is empty \(0 bytes\)"),
+        ({"source": "file", "path": str(bad / "columns.csv")}, SourceError, r"columns\.csv has no column 'text' and 'label'"),
+        ({"source": "file", "path": str(bad / "not_parquet.parquet")}, SourceError, r"not_parquet\.parquet is not a Parquet file"),
+        ({"source": "file", "path": str(bad / "latin1.csv")}, SourceError, r"latin1\.csv is not valid UTF-8: the byte 0xe9"),
+        ({"source": "npz", "path": str(bad / "wrong.npz")}, SourceError, r"does not have the arrays of a Keras imdb\.npz"),
+        ({"source": "aclimdb", "path": str(tmp_path / "no_such_folder")}, SourceError, r"The aclImdb folder .*no_such_folder was not found"),
+        ({"source": "file", "path": str(cases / "labels_mixed.csv")}, RejectedRowsError, r"6 of 12 rows \(50\.0%\) .* were rejected"),
+    ]
+    for data, error, message in bad_sources:
+        with pytest.raises(error, match=message):
+            run_flow(flow_config(artifacts, data))
 
     after = tree_digest(artifacts)
     failed_runs = sorted(path for path in (artifacts / "runs").iterdir() if path != first_dir)
     assert {key: value for key, value in after.items() if key in before} == before
     assert json.loads((artifacts / "latest.json").read_text())["run_id"] == first_dir.name
-    assert len(failed_runs) == 2
+    assert len(failed_runs) == len(bad_sources)
     for failed in failed_runs:
         assert json.loads((failed / "manifest.json").read_text())["status"] == "failed"
         assert not (failed / "reviews.parquet").exists()

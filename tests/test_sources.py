@@ -222,6 +222,17 @@ def test_aclimdb_file_name_without_rating_has_null_rating(tmp_path):
     assert reviews["rating"].isna().tolist() == [True]
 
 
+def test_aclimdb_rating_out_of_range_is_null(tmp_path):
+    (tmp_path / "train" / "pos").mkdir(parents=True)
+    (tmp_path / "train" / "pos" / "0_300.txt").write_text("A fine film.", encoding="utf-8")
+    (tmp_path / "train" / "pos" / "1_9.txt").write_text("A good film.", encoding="utf-8")
+
+    reviews = read_aclimdb(tmp_path).reviews.set_index("review_id")
+
+    assert reviews["rating"].isna().to_dict() == {"train/pos/0_300": True, "train/pos/1_9": False}
+    assert int(reviews.loc["train/pos/1_9", "rating"]) == 9
+
+
 def test_aclimdb_missing_folder_is_rejected(tmp_path):
     with pytest.raises(SourceError, match=r"The aclImdb folder .*missing was not found\. Set data\.path"):
         read_aclimdb(tmp_path / "missing")
