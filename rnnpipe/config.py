@@ -253,6 +253,11 @@ class SeverityConfig(_Section):
     warning in the validation summary and lets the run go on.
     """
 
+    rejected: Severity = Field(
+        default="fail",
+        description="The share of source rows rejected at ingest, for an invalid label or "
+        "split, is at most data.max_rejected_share.",
+    )
     columns: Severity = Field(
         default="fail",
         description="The reviews table has the columns review_id, text, label and split, "

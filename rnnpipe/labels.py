@@ -17,8 +17,6 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from rnnpipe.errors import RnnpipeError
-
 MISSING_LABEL = "missing label"
 LABEL_OUT_OF_RANGE = "number other than 0 or 1"
 UNMAPPED_LABEL_WORD = "word not in data.label_map"
@@ -37,22 +35,6 @@ REJECTED_COLUMNS = ["review_id", "source_row", "field", "value", "reason", "text
 
 class LabelError(ValueError):
     """A label value that is not 0 or 1; ``str(error)`` is the reason."""
-
-
-class RejectedRowsError(RnnpipeError, ValueError):
-    """More rejected rows than ``data.max_rejected_share`` allows.
-
-    ``counts`` maps each reason to its number of rejected rows.
-    """
-
-    def __init__(self, message: str, counts: dict[str, int] | None = None) -> None:
-        super().__init__(message)
-        self.counts = dict(counts or {})
-
-    def __reduce__(self) -> tuple:
-        # Prefect pickles a failed task's exception; the default reduce would
-        # drop the counts.
-        return (type(self), (str(self), self.counts))
 
 
 def normalize_label_map(label_map: Mapping[str, int] | None) -> dict[str, int]:
@@ -161,7 +143,7 @@ def describe_rejections(
     rejected_path: str,
     max_examples: int = 3,
 ) -> str:
-    """Write the ``RejectedRowsError`` message: the counts per reason, with examples.
+    """Describe the rejected rows for the gate's message: the counts per reason, with examples.
 
     Args:
         rejected: the rejected rows, with the columns of ``REJECTED_COLUMNS``.

@@ -79,6 +79,33 @@ def import_great_expectations() -> Any:
 # --- the reviews suite --------------------------------------------------------
 
 
+def source_rows_frame(rows_read: int, rejected_rows: int) -> pd.DataFrame:
+    """Build one row per source row with ``rejected`` 1 for a row that ingest rejected.
+
+    The mean of ``rejected`` is the rejected share, which the ``rejected`` group checks.
+    Row order carries no meaning here: ``rejected.parquet`` names the rows.
+    """
+    rejected = np.zeros(max(rows_read, rejected_rows), dtype=np.int8)
+    rejected[:rejected_rows] = 1
+    return pd.DataFrame({"rejected": rejected})
+
+
+def source_rows_expectations(
+    config: ValidationConfig, max_rejected_share: float, rejection_summary: str | None
+) -> list[Expectation]:
+    """Build the expectation that the rejected share stays within ``data.max_rejected_share``."""
+    gxe = import_great_expectations().expectations
+    hint = rejection_summary or "raise data.max_rejected_share or correct the rejected rows"
+    return [
+        gxe.ExpectColumnMeanToBeBetween(
+            column="rejected",
+            min_value=0.0,
+            max_value=max_rejected_share,
+            **_tags("rejected", config, hint=hint),
+        )
+    ]
+
+
 def reviews_expectations(config: ValidationConfig, has_token_ids: bool = False) -> list[Expectation]:
     """Build the reviews suite's expectations, in the order reports list them.
 

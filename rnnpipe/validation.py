@@ -34,6 +34,8 @@ from rnnpipe.suites import (
     reviews_frame,
     sequences_expectations,
     sequences_frame,
+    source_rows_expectations,
+    source_rows_frame,
 )
 from rnnpipe.validation_results import (
     describe_failure,
@@ -123,6 +125,34 @@ def validate_reviews(reviews: pd.DataFrame, config: ValidationConfig, output_dir
     return _validate(frame, "reviews", expectations, Path(output_dir))
 
 
+def validate_source_rows(
+    rows_read: int,
+    rejected_rows: int,
+    max_rejected_share: float,
+    rejection_summary: str | None,
+    config: ValidationConfig,
+    output_dir: Path,
+) -> dict:
+    """Check the share of source rows that ingest rejected, and write its result and Data Docs.
+
+    Args:
+        rows_read: rows read from the source, rejected ones included.
+        rejected_rows: rows rejected for an invalid label or split.
+        max_rejected_share: the highest accepted share, ``data.max_rejected_share``.
+        rejection_summary: the counts per reason with examples, shown in the error.
+        config: the severity of the ``rejected`` group.
+        output_dir: folder that receives ``source_rows_result.json`` and
+            ``data_docs/source_rows/index.html``.
+
+    Raises:
+        DataValidationError: when the share is higher and the group's severity is
+            ``fail``, after both files are written.
+    """
+    frame = source_rows_frame(rows_read, rejected_rows)
+    expectations = source_rows_expectations(config, max_rejected_share, rejection_summary)
+    return _validate(frame, "source_rows", expectations, Path(output_dir))
+
+
 def validate_sequences(
     padded_dir: Path,
     text: TextConfig,
@@ -191,7 +221,7 @@ def _validate(
     logger.info(
         "validated %s %s: %d of %d expectations passed, %d failed, %d warned. Data Docs: %s",
         f"{summary['row_count']:,}",
-        "reviews" if suite_name == "reviews" else "padded sequences",
+        {"reviews": "reviews", "sequences": "padded sequences"}.get(suite_name, "source rows"),
         summary["evaluated"] - summary["failed"] - summary["warned"],
         summary["evaluated"],
         summary["failed"],

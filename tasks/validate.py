@@ -16,6 +16,7 @@ from rnnpipe.validation import (
     render_validation_markdown,
     validate_reviews,
     validate_sequences,
+    validate_source_rows,
 )
 
 VALIDATION_ARTIFACT_KEY = "rnnpipe-data-validation"
@@ -27,13 +28,26 @@ def validate_reviews_task(reviews: dict, run_dir: str, config: PipelineConfig) -
     """Run the Great Expectations reviews suite; a failed expectation of a 'fail' group raises."""
     started = time.perf_counter()
     run = RunFolder(Path(run_dir))
+    summaries: list[dict] = []
     try:
-        summary = validate_reviews(read_reviews(Path(reviews["path"])), config.validation, run.validation_dir)
+        summaries.append(
+            validate_source_rows(
+                reviews["rows_read"],
+                reviews["rejected"],
+                config.data.max_rejected_share,
+                reviews.get("rejection_summary"),
+                config.validation,
+                run.validation_dir,
+            )
+        )
+        summaries.append(validate_reviews(read_reviews(Path(reviews["path"])), config.validation, run.validation_dir))
     except DataValidationError as error:
-        _publish(error.summary, VALIDATION_ARTIFACT_KEY)
+        _publish_suites(summaries + [error.summary], VALIDATION_ARTIFACT_KEY)
         raise
 
-    _publish(summary, VALIDATION_ARTIFACT_KEY)
+    _publish_suites(summaries, VALIDATION_ARTIFACT_KEY)
+    source_rows, summary = summaries
+    summary["source_rows"] = {key: source_rows[key] for key in ("success", "evaluated", "failed", "warned")}
     summary["seconds"] = round(time.perf_counter() - started, 3)
     _log_summary(summary, "reviews")
     return summary
@@ -67,6 +81,17 @@ def _publish(summary: dict, key: str) -> None:
         markdown=render_validation_markdown(summary),
         key=key,
         description=f"Great Expectations results of the {summary['suite']} suite for this run",
+    )
+
+
+def _publish_suites(summaries: list[dict], key: str) -> None:
+    """Publish the results of several suites as one Markdown artifact."""
+    create_markdown_artifact(
+        markdown="\n\n".join(render_validation_markdown(summary) for summary in summaries),
+        key=key,
+        description="Great Expectations results of the "
+        + " and ".join(summary["suite"] for summary in summaries)
+        + " suites for this run",
     )
 
 

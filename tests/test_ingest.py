@@ -20,7 +20,7 @@ from rnnpipe.cli import main
 from rnnpipe.config import ConfigError, DataConfig, TextConfig, build_config
 from rnnpipe.dataset import load_sequences, pad_reviews
 from rnnpipe.ingest import ingest, read_reviews
-from rnnpipe.labels import RejectedRowsError
+from rnnpipe.validation import DataValidationError, validate_source_rows
 from rnnpipe.sources import SourceError
 
 POSITIVE_WORDS = ["moving", "brilliant", "warm", "funny", "superb", "tender"]
@@ -94,29 +94,56 @@ def test_cli_passes_source_and_path(tmp_path, capsys):
 # --- the ingest stage ---------------------------------------------------------
 
 
-def test_labels_mixed_fails_with_counts_by_default(cases, tmp_path):
-    config = DataConfig(source="file", path=str(cases / "labels_mixed.csv"))
+def test_labels_mixed_fails_gate_with_counts_by_default(cases, tmp_path):
+    config = build_config({"data": {"source": "file", "path": str(cases / "labels_mixed.csv")}})
 
+    descriptor = ingest(config.data, 0, tmp_path / "reviews.parquet")
     with pytest.raises(
-        RejectedRowsError,
-        match=r"6 of 12 rows \(50\.0%\) of the CSV file .*labels_mixed\.csv were rejected, more than "
+        DataValidationError,
+        match=r"expect_column_mean_to_be_between on rejected: observed 0\.5, expected between 0 and 0\.01 \("
+        r"6 of 12 rows \(50\.0%\) of the CSV file .*labels_mixed\.csv were rejected, more than "
         r"data\.max_rejected_share=0\.01 allows:\n"
         r"  - label: missing label: 2 rows, e\.g\. row 6 \(''\), row 11 \('NaN'\)\n"
         r"  - label: word not in data\.label_map: 2 rows, e\.g\. row 7 \('pos'\), row 10 \('yes'\)\n"
         r"  - label: number other than 0 or 1: 2 rows, e\.g\. row 8 \('3'\), row 9 \('-1'\)\n"
         r"The rejected rows are kept in .*rejected\.parquet\.",
-    ) as raised:
-        ingest(config, 0, tmp_path / "reviews.parquet")
+    ):
+        validate_source_rows(
+            descriptor["rows_read"],
+            descriptor["rejected"],
+            config.data.max_rejected_share,
+            descriptor["rejection_summary"],
+            config.validation,
+            tmp_path / "validation",
+        )
 
-    assert raised.value.counts == {
+    assert descriptor["rejected_by_reason"] == {
         "label: missing label": 2,
         "label: word not in data.label_map": 2,
         "label: number other than 0 or 1": 2,
     }
-    assert not (tmp_path / "reviews.parquet").exists()
+    assert (tmp_path / "validation" / "data_docs" / "source_rows" / "index.html").is_file()
     rejected = pd.read_parquet(tmp_path / "rejected.parquet")
     assert rejected["source_row"].tolist() == ["row 6", "row 7", "row 8", "row 9", "row 10", "row 11"]
     assert rejected["text"].tolist()[0] == "a quiet film"
+
+
+def test_rejected_share_within_limit_passes_gate(cases, tmp_path):
+    config = build_config({"data": {"source": "file", "path": str(cases / "labels_mixed.csv"), "max_rejected_share": 0.5}})
+    descriptor = ingest(config.data, 0, tmp_path / "reviews.parquet")
+
+    summary = validate_source_rows(
+        descriptor["rows_read"],
+        descriptor["rejected"],
+        config.data.max_rejected_share,
+        descriptor["rejection_summary"],
+        config.validation,
+        tmp_path / "validation",
+    )
+
+    assert summary["success"] is True
+    assert summary["row_count"] == 12
+    assert summary["expectations"][0]["observed_value"] == 0.5
 
 
 def test_rejected_rows_within_share_are_kept_aside(cases, tmp_path):
@@ -133,15 +160,6 @@ def test_rejected_rows_within_share_are_kept_aside(cases, tmp_path):
     assert descriptor["text_available"] is True
     assert reviews["label"].tolist() == [1, 0, 1, 0, 1, 0]
     assert len(pd.read_parquet(tmp_path / "rejected.parquet")) == 6
-
-
-def test_rejected_rows_error_survives_pickling():
-    error = RejectedRowsError("6 of 12 rows were rejected", {"label: missing label": 2})
-
-    copy = pickle.loads(pickle.dumps(error))
-
-    assert str(copy) == "6 of 12 rows were rejected"
-    assert copy.counts == {"label: missing label": 2}
 
 
 def test_reviews_file_has_rating_and_token_ids_columns(cases, tmp_path):
@@ -374,7 +392,7 @@ def test_bad_sources_leave_previous_run_unchanged(harness, cases, tmp_path):
         ({"source": "file", "path": str(bad / "latin1.csv")}, SourceError, r"latin1\.csv is not valid UTF-8: the byte 0xe9"),
         ({"source": "npz", "path": str(bad / "wrong.npz")}, SourceError, r"does not have the arrays of a Keras imdb\.npz"),
         ({"source": "aclimdb", "path": str(tmp_path / "no_such_folder")}, SourceError, r"The aclImdb folder .*no_such_folder was not found"),
-        ({"source": "file", "path": str(cases / "labels_mixed.csv")}, RejectedRowsError, r"6 of 12 rows \(50\.0%\) .* were rejected"),
+        ({"source": "file", "path": str(cases / "labels_mixed.csv")}, DataValidationError, r"6 of 12 rows \(50\.0%\) .* were rejected"),
     ]
     for data, error, message in bad_sources:
         with pytest.raises(error, match=message):
@@ -387,8 +405,10 @@ def test_bad_sources_leave_previous_run_unchanged(harness, cases, tmp_path):
     assert len(failed_runs) == len(bad_sources)
     for failed in failed_runs:
         assert json.loads((failed / "manifest.json").read_text())["status"] == "failed"
-        assert not (failed / "reviews.parquet").exists()
         assert not (failed / "padded").exists()
+        assert not (failed / "models").exists()
+    # Only labels_mixed.csv was read, so only its run has rejected rows for the gate.
     with_rejected = [failed for failed in failed_runs if (failed / "rejected.parquet").exists()]
     assert len(with_rejected) == 1
+    assert (with_rejected[0] / "validation" / "source_rows_result.json").is_file()
     assert "were rejected" in json.loads((with_rejected[0] / "manifest.json").read_text())["error"]
