@@ -65,30 +65,55 @@ def train_on_gpu_pool(dataset: dict, run_dir: str, config: PipelineConfig) -> li
     )
 
     with get_client(sync_client=True) as client:
-        unclaimed = _wait_for_pickup(client, started, config.training.gpu_wait_seconds)
-        for name in unclaimed:
-            _cancel(client, started[name], "no GPU worker picked the run up in time")
-        if unclaimed and config.training.require_gpu:
-            for name in set(started) - set(unclaimed):
-                _cancel(client, started[name], "another model of this comparison found no GPU worker")
-            raise GpuUnavailableError(
-                _no_worker_message(unclaimed, started, config)
-                + ". training.require_gpu is set, so the run fails. Start a worker with "
-                f"'prefect worker start --pool {GPU_POOL}' (see the README, 'GPU workers'), or "
-                "set training.require_gpu=false to train on the CPU instead."
-            )
-        if unclaimed:
-            logger.warning(
-                "%s; cancelled %s and training %s locally instead",
-                _no_worker_message(unclaimed, started, config),
-                "it" if len(unclaimed) == 1 else "them",
-                ", ".join(MODEL_DISPLAY_NAMES[name] for name in unclaimed),
-            )
+        try:
+            return _train_on_pool(client, started, run, location, dataset, run_dir, config)
+        except BaseException:
+            # A failed comparison must not leave training runs busy on the GPUs.
+            for flow_run in started.values():
+                _cancel(client, flow_run, "the comparison flow that started this run failed")
+            raise
 
-        local_metrics = {name: train_model_task(name, dataset, run_dir, config) for name in unclaimed}
 
-        claimed = [name for name in config.model.names if name not in unclaimed]
-        finished = _wait_for_completion(client, {name: started[name] for name in claimed})
+def _train_on_pool(
+    client: SyncPrefectClient,
+    started: dict[str, FlowRun],
+    run: runs.RunFolder,
+    location: str,
+    dataset: dict,
+    run_dir: str,
+    config: PipelineConfig,
+) -> list[dict]:
+    """Wait for workers, train the unclaimed models locally and read back the others' metrics."""
+    logger = get_run_logger()
+    unclaimed = _wait_for_pickup(client, started, config.training.gpu_wait_seconds)
+    # A worker can pick a run up between the last poll and the cancel. Such a run
+    # is only asked to stop, so local training waits until it has ended, or
+    # both would write into the same model folder.
+    picked_up_meanwhile = [
+        name for name in unclaimed if _cancel(client, started[name], "no GPU worker picked the run up in time")
+    ]
+    _wait_for_completion(client, {name: started[name] for name in picked_up_meanwhile})
+    if unclaimed and config.training.require_gpu:
+        for name in set(started) - set(unclaimed):
+            _cancel(client, started[name], "another model of this comparison found no GPU worker")
+        raise GpuUnavailableError(
+            _no_worker_message(unclaimed, started, config)
+            + ". training.require_gpu is set, so the run fails. Start a worker with "
+            f"'prefect worker start --pool {GPU_POOL}' (see the README, 'GPU workers'), or "
+            "set training.require_gpu=false to train on the CPU instead."
+        )
+    if unclaimed:
+        logger.warning(
+            "%s; cancelled %s and training %s locally instead",
+            _no_worker_message(unclaimed, started, config),
+            "it" if len(unclaimed) == 1 else "them",
+            ", ".join(MODEL_DISPLAY_NAMES[name] for name in unclaimed),
+        )
+
+    local_metrics = {name: train_model_task(name, dataset, run_dir, config) for name in unclaimed}
+
+    claimed = [name for name in config.model.names if name not in unclaimed]
+    finished = _wait_for_completion(client, {name: started[name] for name in claimed})
 
     for name in claimed:
         _check_completed(name, finished[name])
@@ -140,15 +165,18 @@ def _is_waiting(flow_run: FlowRun) -> bool:
     return flow_run.state is None or flow_run.state.type == StateType.SCHEDULED
 
 
-def _cancel(client: SyncPrefectClient, flow_run: FlowRun, reason: str) -> None:
+def _cancel(client: SyncPrefectClient, flow_run: FlowRun, reason: str) -> bool:
+    """Cancel a run that has not ended; return True when it had started and is only asked to stop."""
     current = client.read_flow_run(flow_run.id)
     if current.state is not None and current.state.is_final():
-        return
+        return False
     # A run that has not started is cancelled at once. A running one is asked to
     # stop, and its worker ends the process.
-    state = Cancelled(message=reason) if _is_waiting(current) else Cancelling(message=reason)
+    waiting = _is_waiting(current)
+    state = Cancelled(message=reason) if waiting else Cancelling(message=reason)
     client.set_flow_run_state(flow_run.id, state, force=True)
     _close_parent_task_run(client, current, state)
+    return not waiting
 
 
 def _wait_for_completion(client: SyncPrefectClient, started: dict[str, FlowRun]) -> dict[str, FlowRun]:
