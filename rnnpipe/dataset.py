@@ -48,7 +48,7 @@ def stratified_split(
     copy. Each class, taken from a group's first row, gives
     ``round(groups * validation_fraction)`` groups to validation. Keras'
     ``validation_split`` is not used because it takes the unshuffled tail, which
-    holds a single class when the input is sorted by label.
+    contains a single class when the input is sorted by label.
 
     When rounding leaves validation empty but there are at least two groups, one
     seeded group of the largest class moves to validation, because training needs

@@ -114,7 +114,7 @@ def plot_trend(trend: dict) -> bytes:
         trend: the dict from ``rnnpipe.trend.collect_trend``.
 
     Raises:
-        ReportError: when ``trend`` holds no run.
+        ReportError: when ``trend`` contains no run.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rnnpipe import deploy
-from rnnpipe.cli import PREFECT_DEFAULTS
+from rnnpipe.environment import PREFECT_DEFAULTS
 from rnnpipe.errors import RnnpipeError
 
 logger = logging.getLogger(__name__)

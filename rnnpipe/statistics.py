@@ -64,7 +64,7 @@ def choose_split(predictions: dict[str, pd.DataFrame]) -> str:
             return split
     names = ", ".join(sorted(predictions)) or "none"
     raise ComparisonError(
-        "No split holds predictions of every model: each model needs validation rows, "
+        "No split contains predictions of every model: each model needs validation rows, "
         f"and test rows are used when every model has them. Received predictions for: {names}. "
         "Retrain the models of this run."
     )
@@ -194,8 +194,8 @@ def mcnemar_exact(first_correct: np.ndarray, second_correct: np.ndarray) -> dict
 
     Returns:
         ``only_first_correct`` and ``only_second_correct`` (the discordant counts)
-        and ``p_value``, two-sided. With no discordant row the models cannot be told
-        apart and ``p_value`` is 1.0.
+        and ``p_value``, two-sided. With no discordant row the test cannot separate
+        the models, and ``p_value`` is 1.0.
     """
     only_first = int(np.sum(first_correct & ~second_correct))
     only_second = int(np.sum(~first_correct & second_correct))

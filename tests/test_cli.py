@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from rnnpipe.cli import main, parse_overrides
+from flows.cli import main, parse_overrides
 from rnnpipe.config import ConfigError
 
 
@@ -30,7 +30,7 @@ def test_failed_gate_prints_message_without_traceback(tmp_path):
     # A relative artifact root, like the default 'data', run from another folder.
     completed = subprocess.run(
         [
-            sys.executable, "-m", "rnnpipe.cli", "run", "--preset", "quick",
+            sys.executable, "-m", "flows.cli", "run", "--preset", "quick",
             "--artifact-root", "artifacts",
             "--set", "data.limit=200", "--set", "validation.min_rows=100000",
         ],

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from rnnpipe.cli import main
+from flows.cli import main
 from rnnpipe.config import ConfigError, DataConfig, TextConfig, build_config
 from rnnpipe.dataset import load_sequences, pad_reviews
 from rnnpipe.ingest import ingest, read_reviews

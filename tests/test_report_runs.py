@@ -25,7 +25,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from rnnpipe import runs, storage
 from rnnpipe.champion import decide_champion, promote_champion, read_champion, read_champion_history
-from rnnpipe.cli import main
+from flows.cli import main
 from rnnpipe.config import build_config
 from rnnpipe.dataset import pad_reviews
 from rnnpipe.report import build_report, render_markdown

@@ -169,7 +169,7 @@ def test_choose_split_prefers_test():
 
 
 def test_choose_split_rejects_no_common_split():
-    with pytest.raises(ComparisonError, match=r"No split holds predictions of every model"):
+    with pytest.raises(ComparisonError, match=r"No split contains predictions of every model"):
         choose_split({"x": predictions([("a", "train", 0, 0)])})
 
 

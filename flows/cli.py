@@ -1,4 +1,8 @@
-"""The ``rnnpipe`` command."""
+"""The ``rnnpipe`` command.
+
+It lives beside the flows, not in the library, because ``rnnpipe run`` imports
+Prefect and the comparison flow, and the library must stay free of both.
+"""
 
 from __future__ import annotations
 
@@ -11,56 +15,8 @@ from pathlib import Path
 from typing import get_args
 
 from rnnpipe.config import PRESETS, ConfigError, SourceKind, build_config, describe_preset
+from rnnpipe.environment import apply_prefect_defaults
 from rnnpipe.errors import RnnpipeError
-
-# Prefect settings for a temporary server on a slow first start. The first
-# SQLite migration takes longer than Prefect's 20 s start-up timeout on two busy
-# cores, and the server's analytics service tries to reach the internet and
-# logs a 'database is locked' traceback. Values the user set are kept.
-PREFECT_DEFAULTS = {
-    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "PREFECT_LOGGING_EXTRA_LOGGERS": "rnnpipe",
-    # rnnpipe's warnings outside a flow run, as in 'rnnpipe report', go to the
-    # console only instead of raising a UserWarning about the missing run id.
-    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
-    "GX_ANALYTICS_ENABLED": "false",
-    "TF_CPP_MIN_LOG_LEVEL": "2",
-}
-
-
-def apply_prefect_defaults() -> None:
-    for name, value in PREFECT_DEFAULTS.items():
-        os.environ.setdefault(name, value)
-
-
-class _HideExpectedTracebacks(logging.Filter):
-    """Drop the traceback from a console log record whose exception is an RnnpipeError.
-
-    Prefect logs every task and flow failure with its traceback. For an expected
-    failure, such as a failed validation gate, the message already states what to
-    change, and a traceback makes it look like a crash.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], RnnpipeError):
-            record.exc_info = None
-            record.exc_text = None
-        return True
-
-
-def hide_expected_tracebacks() -> None:
-    """Attach the filter to the console handlers that Prefect configured."""
-    from prefect.logging.handlers import PrefectConsoleHandler
-
-    loggers = [logging.getLogger()] + [
-        logging.getLogger(name) for name in list(logging.root.manager.loggerDict) if name.startswith("prefect")
-    ]
-    for logger in loggers:
-        for handler in logger.handlers:
-            if isinstance(handler, PrefectConsoleHandler):
-                handler.addFilter(_HideExpectedTracebacks())
-
 
 def parse_overrides(assignments: list[str]) -> dict:
     """Turn ``section.field=value`` strings into nested overrides; values are JSON or text."""
@@ -143,7 +99,7 @@ def add_report_commands(commands: argparse._SubParsersAction) -> None:
         command.add_argument(
             "--artifact-root",
             default="data",
-            help="Folder that holds runs/, latest.json and champion.json (artifact_root). Default: data.",
+            help="Folder that contains runs/, latest.json and champion.json (artifact_root). Default: data.",
         )
 
 
@@ -259,13 +215,9 @@ def run_command(arguments: argparse.Namespace) -> int:
     config = build_config(overrides, preset=arguments.preset)
 
     apply_prefect_defaults()
-    from prefect.logging.configuration import setup_logging
+    from flows.local import run_in_process
 
-    from flows.compare import compare_recurrent_models
-
-    setup_logging()
-    hide_expected_tracebacks()
-    result = compare_recurrent_models(config)
+    result = run_in_process(config)
     print(f"Report: {Path(result['report']).resolve()}")
     print(f"Run folder: {Path(result['run_dir']).resolve()}")
     return 0
@@ -273,15 +225,18 @@ def run_command(arguments: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
-    if arguments.command in ("up", "down", "deploy"):
+    other_commands = {
+        "up": service_command,
+        "down": service_command,
+        "deploy": service_command,
+        "report": report_command,
+        "runs": report_command,
+        "champion": report_command,
+    }
+    command = other_commands.get(arguments.command)
+    if command is not None:
         try:
-            return service_command(arguments)
-        except RnnpipeError as error:
-            print(f"rnnpipe {arguments.command}: {error}", file=sys.stderr)
-            return 1
-    if arguments.command in ("report", "runs", "champion"):
-        try:
-            return report_command(arguments)
+            return command(arguments)
         except RnnpipeError as error:
             print(f"rnnpipe {arguments.command}: {error}", file=sys.stderr)
             return 1
